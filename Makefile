@@ -1,0 +1,57 @@
+# The README's commands. `make run` starts the platform on embedded defaults; `make test` runs lint, types and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+# make run is for a developer's machine: DEBUG on unless the environment says otherwise.
+RUN_ENV := DEBUG=$${DEBUG:-true} PATH=$(BIN):$$PATH
+
+.PHONY: run test lint typecheck pytest css bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Switchboard needs Python 3.11 or newer (found $$($(PYTHON) --version))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	mkdir -p var
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_operator
+	@echo
+	@echo "Switchboard is starting: portal http://$(HOST):$(PORT)/  ·  operator console http://$(HOST):$(PORT)/admin/"
+	@echo
+	$(RUN_ENV) HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+# Rebuilds the committed stylesheet and the vendored htmx; needs Node.js and npm, which `make run` does not.
+css:
+	npm ci --no-audit --no-fund
+	npx tailwindcss -i assets/css/input.css -o static/css/app.css --minify
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

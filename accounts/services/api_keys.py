@@ -1,0 +1,146 @@
+"""API keys: issuing, resolving and revoking.
+
+A key reads ``sb_live_<id><secret><checksum>``: a public 12-character id (shown in listings), a 32-character secret and
+6-character CRC-32 checksum, all base62. The checksum lets us (and secret scanners) reject a mistyped or truncated key
+without a database query. Only the SHA-256 of the whole key is stored — a key is 190 bits of randomness, so a slow
+password hash would add latency to every request without adding safety.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+
+from accounts.models import APIKey, Scope, User, Workspace
+
+KEY_PREFIX = "sb_live_"
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_LENGTH = 12
+_SECRET_LENGTH = 32
+_CHECKSUM_LENGTH = 6
+_KEY_RE = re.compile(rf"^{KEY_PREFIX}[0-9A-Za-z]{{{_ID_LENGTH + _SECRET_LENGTH + _CHECKSUM_LENGTH}}}$")
+# last_used_at is written at most this often per key, so authentication stays one query on the hot path.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def _checksum(body: str) -> str:
+    value = zlib.crc32(body.encode())
+    digits = []
+    for _ in range(_CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(_ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def is_well_formed(raw_key: str) -> bool:
+    if not _KEY_RE.match(raw_key):
+        return False
+    body, checksum = raw_key[:-_CHECKSUM_LENGTH], raw_key[-_CHECKSUM_LENGTH:]
+    return hmac.compare_digest(_checksum(body), checksum)
+
+
+def public_prefix(raw_key: str) -> str:
+    return raw_key[: len(KEY_PREFIX) + _ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: APIKey
+    raw_key: str  # shown to the customer exactly once; never stored
+
+
+def api_key_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    scopes: list[str],
+    created_by: User | None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    unknown = set(scopes) - set(Scope.values)
+    if unknown:
+        raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
+    body = KEY_PREFIX + _random(_ID_LENGTH) + _random(_SECRET_LENGTH)
+    raw_key = body + _checksum(body)
+    api_key = APIKey.objects.create(
+        workspace=workspace,
+        name=name,
+        prefix=public_prefix(raw_key),
+        key_hash=hash_key(raw_key),
+        scopes=sorted(set(scopes)),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    return IssuedKey(api_key=api_key, raw_key=raw_key)
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: APIKey) -> APIKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+@dataclass(frozen=True)
+class APIClient:
+    """The principal of a request authenticated by an API key (``request.user`` in API views)."""
+
+    api_key: APIKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.api_key.workspace
+
+    @property
+    def pk(self) -> Any:
+        return self.api_key.pk
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.prefix}"
+
+
+def api_key_resolve(raw_key: str) -> tuple[APIClient, APIKey]:
+    """The API_KEY_RESOLVER: the key's principal and the key itself, or AuthenticationFailed with a precise code."""
+    if not is_well_formed(raw_key):
+        raise AuthenticationFailed("That is not a Switchboard API key (sb_live_…).", code="malformed_api_key")
+    api_key = APIKey.objects.select_related("workspace").filter(prefix=public_prefix(raw_key)).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, hash_key(raw_key)):
+        raise AuthenticationFailed("This API key does not exist.", code="unknown_api_key")
+    now = timezone.now()
+    if api_key.revoked_at is not None:
+        raise AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
+    _touch(api_key, now)
+    return APIClient(api_key), api_key
+
+
+def _touch(api_key: APIKey, now: datetime) -> None:
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # cache.add is atomic: of several concurrent requests only one writes.
+    if cache.add(f"apikey-touch:{api_key.pk}", 1, timeout=int(LAST_USED_RESOLUTION.total_seconds())):
+        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now

@@ -1,0 +1,70 @@
+"""Workspaces and memberships: creating, switching roles, leaving and deleting."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import Membership, Role, User, Workspace
+from paas.api.errors import APIError, Conflict
+
+
+def workspace_name_for(user: User) -> str:
+    local = user.email.split("@", 1)[0]
+    return f"{(user.full_name or local)[:80]}'s workspace"
+
+
+@transaction.atomic
+def workspace_create(*, owner: User, name: str) -> Workspace:
+    workspace = Workspace.objects.create(name=name.strip() or workspace_name_for(owner))
+    Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)
+    return workspace
+
+
+@transaction.atomic
+def workspace_rename(*, workspace: Workspace, name: str) -> Workspace:
+    workspace.name = name.strip()
+    workspace.save(update_fields=["name"])
+    return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace, actor: Membership) -> None:
+    if not actor.has_role(Role.OWNER):
+        raise APIError("owner_required", "Only an owner can delete the workspace.", status_code=403)
+    workspace.delete()
+
+
+def _owners_left_without(membership: Membership) -> int:
+    return (
+        Membership.objects.select_for_update()
+        .filter(workspace_id=membership.workspace_id, role=Role.OWNER)
+        .exclude(pk=membership.pk)
+        .count()
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor: Membership) -> Membership:
+    role = Role(role)
+    if not actor.has_role(Role.ADMIN):
+        raise APIError("admin_required", "Only admins and owners can change roles.", status_code=403)
+    # Only owners hand out or take away ownership.
+    if (role == Role.OWNER or membership.role == Role.OWNER) and not actor.has_role(Role.OWNER):
+        raise APIError("owner_required", "Only an owner can make or unmake owners.", status_code=403)
+    if membership.role == Role.OWNER and role != Role.OWNER and _owners_left_without(membership) == 0:
+        raise Conflict("last_owner", "The last owner cannot be demoted; make someone else an owner first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Membership) -> None:
+    leaving_self = membership.pk == actor.pk
+    if not leaving_self and not actor.has_role(Role.ADMIN):
+        raise APIError("admin_required", "Only admins and owners can remove members.", status_code=403)
+    if not leaving_self and membership.role == Role.OWNER and not actor.has_role(Role.OWNER):
+        raise APIError("owner_required", "Only an owner can remove an owner.", status_code=403)
+    if membership.role == Role.OWNER and _owners_left_without(membership) == 0:
+        raise Conflict("last_owner", "The last owner cannot leave; make someone else an owner or delete the workspace.")
+    membership.delete()

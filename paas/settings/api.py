@@ -1,0 +1,45 @@
+"""The REST API's conventions: authentication, errors, pagination, throttling and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from paas.settings.env import env_str
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["paas.api.authentication.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["paas.api.permissions.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "paas.api.pagination.CreatedCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "paas.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "paas.schema.SwitchboardAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["paas.api.throttling.APIClientRateThrottle"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": (
+        "Multi-tenant WhatsApp gateway. Authenticate with `Authorization: Bearer <API key>`. "
+        'Every error has the shape `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# Requests per API key (or per client address before authentication), counted in the cache.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+
+# Resolves "Authorization: Bearer <key>" to (principal, key); the accounts app owns how keys are stored.
+API_KEY_RESOLVER = "accounts.services.api_keys.api_key_resolve"

@@ -1,0 +1,58 @@
+"""Settings for the test suite (outside the settings package so its environment defaults apply before it loads).
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL, defaulting to this machine's services. With CI=true a missing
+service stops the run; elsewhere the suite falls back to the embedded defaults with a warning, so a laptop without
+them can still run most tests. The S3 server (moto) is started by the test session itself (conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import warnings
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("REDIS_KEY_PREFIX", "switchboard-test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_SERVICES = {
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+}
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+for _name, _default in _SERVICES.items():
+    _url = os.environ.get(_name) or _default
+    if _reachable(_url):
+        os.environ[_name] = _url
+    elif IN_CI:
+        raise ImproperlyConfigured(f"{_name}: the service at {_url} is not reachable, and CI=true requires it.")
+    else:
+        os.environ.pop(_name, None)
+        warnings.warn(f"{_name} {_url} unreachable: tests use the embedded default instead", stacklevel=1)
+        print(f"warning: {_name} {_url} is unreachable; using the embedded default", file=sys.stderr)
+
+from paas.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+ALLOWED_HOSTS = ["*"]
+SECURE_COOKIES = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Tests serve static files from the source folders through the finders; there is no collected copy.
+STATIC_ROOT = None  # type: ignore[assignment]

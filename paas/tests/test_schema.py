@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+from django.test import Client
+from openapi_spec_validator import validate
+
+
+@pytest.mark.django_db
+def test_the_schema_is_valid_openapi_3_and_describes_the_api(client: Client) -> None:
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/whoami" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "sb_live_…",
+        "description": "A workspace API key, created in the portal under API keys.",
+    }
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_error_shape_for_every_operation(client: Client) -> None:
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "401" in operation["responses"], f"{method.upper()} {path} does not document 401"
+            error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}

@@ -1,0 +1,35 @@
+"""The gateway's URLs: portal, admin, REST API, probes. The worker API (/internal/v1/) joins with workers_app."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from paas import health, views
+from paas.api.errors import api_not_found
+
+admin.site.site_header = "Switchboard operations"
+admin.site.site_title = "Switchboard operations"
+admin.site.index_title = "Operator console"
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("favicon.ico", views.favicon),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/", include(api_v1)),
+    re_path(r"^(api|internal)/", api_not_found),
+    path("", include("accounts.urls")),
+]
+
+handler404 = "paas.views.page_not_found"
+handler500 = "paas.views.server_error"
