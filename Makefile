@@ -27,10 +27,12 @@ run: $(VENV)/.installed-run
 	mkdir -p var
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_operator
+	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_enrollment --file var/demo-enrollment-token
 	@echo
 	@echo "Switchboard is starting: portal http://$(HOST):$(PORT)/  ·  operator console http://$(HOST):$(PORT)/admin/"
 	@echo
-	$(RUN_ENV) HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	$(RUN_ENV) HOST=$(HOST) GATEWAY_URL=http://$(HOST):$(PORT) WORKER_ENROLLMENT_TOKEN_FILE=var/demo-enrollment-token \
+		$(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

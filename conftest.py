@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.accounts",
     "tests.fixtures.browser",
+    "tests.fixtures.platform",
 ]

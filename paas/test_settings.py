@@ -56,3 +56,5 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 # Tests serve static files from the source folders through the finders; there is no collected copy.
 STATIC_ROOT = None  # type: ignore[assignment]
+# Every HTTP request of httpx would be logged at INFO; the test output wants failures, not traffic.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # type: ignore[index]  # noqa: F405

@@ -15,6 +15,7 @@ admin.site.index_title = "Operator console"
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("sessions_app.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include(api_v1)),
+    path("internal/v1/", include("workers_app.api.urls")),
     re_path(r"^(api|internal)/", api_not_found),
     path("", include("accounts.urls")),
 ]

@@ -1,18 +1,8 @@
-"""API keys: issuing, resolving and revoking.
-
-A key reads ``sb_live_<id><secret><checksum>``: a public 12-character id (shown in listings), a 32-character secret and
-6-character CRC-32 checksum, all base62. The checksum lets us (and secret scanners) reject a mistyped or truncated key
-without a database query. Only the SHA-256 of the whole key is stored — a key is 190 bits of randomness, so a slow
-password hash would add latency to every request without adding safety.
-"""
+"""API keys: issuing, resolving and revoking. The key format and hashing are paas.tokens' (``sb_live_…``)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-import secrets
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,43 +13,23 @@ from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.models import APIKey, Scope, User, Workspace
+from paas.tokens import API_KEY, hash_token
 
-KEY_PREFIX = "sb_live_"
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_ID_LENGTH = 12
-_SECRET_LENGTH = 32
-_CHECKSUM_LENGTH = 6
-_KEY_RE = re.compile(rf"^{KEY_PREFIX}[0-9A-Za-z]{{{_ID_LENGTH + _SECRET_LENGTH + _CHECKSUM_LENGTH}}}$")
+KEY_PREFIX = API_KEY.prefix
 # last_used_at is written at most this often per key, so authentication stays one query on the hot path.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _random(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-def _checksum(body: str) -> str:
-    value = zlib.crc32(body.encode())
-    digits = []
-    for _ in range(_CHECKSUM_LENGTH):
-        value, digit = divmod(value, 62)
-        digits.append(_ALPHABET[digit])
-    return "".join(reversed(digits))
-
-
 def hash_key(raw_key: str) -> str:
-    return hashlib.sha256(raw_key.encode()).hexdigest()
+    return hash_token(raw_key)
 
 
 def is_well_formed(raw_key: str) -> bool:
-    if not _KEY_RE.match(raw_key):
-        return False
-    body, checksum = raw_key[:-_CHECKSUM_LENGTH], raw_key[-_CHECKSUM_LENGTH:]
-    return hmac.compare_digest(_checksum(body), checksum)
+    return API_KEY.is_well_formed(raw_key)
 
 
 def public_prefix(raw_key: str) -> str:
-    return raw_key[: len(KEY_PREFIX) + _ID_LENGTH]
+    return API_KEY.public_prefix(raw_key)
 
 
 @dataclass(frozen=True)
@@ -79,18 +49,17 @@ def api_key_create(
     unknown = set(scopes) - set(Scope.values)
     if unknown:
         raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
-    body = KEY_PREFIX + _random(_ID_LENGTH) + _random(_SECRET_LENGTH)
-    raw_key = body + _checksum(body)
+    token = API_KEY.issue()
     api_key = APIKey.objects.create(
         workspace=workspace,
         name=name,
-        prefix=public_prefix(raw_key),
-        key_hash=hash_key(raw_key),
+        prefix=token.prefix,
+        key_hash=token.hash,
         scopes=sorted(set(scopes)),
         created_by=created_by,
         expires_at=expires_at,
     )
-    return IssuedKey(api_key=api_key, raw_key=raw_key)
+    return IssuedKey(api_key=api_key, raw_key=token.raw)
 
 
 @transaction.atomic
@@ -125,7 +94,8 @@ def api_key_resolve(raw_key: str) -> tuple[APIClient, APIKey]:
     """The API_KEY_RESOLVER: the key's principal and the key itself, or AuthenticationFailed with a precise code."""
     if not is_well_formed(raw_key):
         raise AuthenticationFailed("That is not a Switchboard API key (sb_live_…).", code="malformed_api_key")
-    api_key = APIKey.objects.select_related("workspace").filter(prefix=public_prefix(raw_key)).first()
+    # created_by too: whoami shows it, and a second query per request would break the hot path's budget.
+    api_key = APIKey.objects.select_related("workspace", "created_by").filter(prefix=public_prefix(raw_key)).first()
     if api_key is None or not hmac.compare_digest(api_key.key_hash, hash_key(raw_key)):
         raise AuthenticationFailed("This API key does not exist.", code="unknown_api_key")
     now = timezone.now()

@@ -7,3 +7,4 @@ from paas.settings.celery import *
 from paas.settings.database import *
 from paas.settings.redis import *
 from paas.settings.storage import *
+from paas.settings.workers import *

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paas.settings.env import env_str
+from paas.env import env_str
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paas.settings.env import env_str
+from paas.env import env_str
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["paas.api.authentication.APIKeyAuthentication"],

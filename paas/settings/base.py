@@ -7,7 +7,7 @@ from pathlib import Path
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from paas.settings.env import env_bool, env_int, env_list, env_str
+from paas.env import env_bool, env_int, env_list, env_str
 
 # Lets admin and form classes be subscripted at run time, as their type hints are.
 django_stubs_ext.monkeypatch()

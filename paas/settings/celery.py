@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from paas.env import env_bool, env_int
 from paas.settings.base import VAR_DIR
-from paas.settings.env import env_bool
 from paas.settings.redis import REDIS_KEY_PREFIX, REDIS_URL
 
 CELERY_BROKER_DIR = VAR_DIR / "broker"
@@ -36,6 +36,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tests and one-off scripts may run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
+    "sweep-dead-workers": {
+        "task": "workers_app.tasks.sweep_dead_workers",
+        "schedule": timedelta(seconds=env_int("WORKER_SWEEP_SECONDS", 10, minimum=1)),
+    },
     "clear-expired-portal-sessions": {
         "task": "paas.tasks.clear_expired_portal_sessions",
         "schedule": timedelta(hours=6),

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from paas.env import bad_value, env_int, env_str
 from paas.settings.base import VAR_DIR
-from paas.settings.env import bad_value, env_int, env_str
 
 _SCHEMES = {"postgres", "postgresql", "pgsql", "sqlite"}
 

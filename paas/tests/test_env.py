@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from paas.env import env_bool, env_choice, env_int, env_list
 from paas.settings.database import parse_database_url
-from paas.settings.env import env_bool, env_choice, env_int, env_list
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,8 +100,13 @@ def test_start_up_succeeds_in_production_with_a_real_secret() -> None:
 def test_env_example_lists_every_variable_the_settings_read() -> None:
     import re
 
-    sources = "".join(path.read_text() for path in (ROOT / "paas" / "settings").glob("*.py"))
-    read = set(re.findall(r'env_\w+\(\s*"([A-Z_0-9]+)"', sources))
+    files = [
+        *(ROOT / "paas" / "settings").glob("*.py"),
+        ROOT / "paas" / "objectstore.py",
+        *(ROOT / "worker_node").glob("*.py"),
+    ]
+    sources = "".join(path.read_text() for path in files)
+    read = set(re.findall(r'(?:env_\w+|_schedule|_read)\(\s*"([A-Z_0-9]+)"', sources))
     listed = set(re.findall(r"^([A-Z_0-9]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read, "the pattern found no variables: the test would pass vacuously"
     assert read - listed == set()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from paas.settings.storage import s3_storage
+from paas.objectstore import s3_storage
 from tests.fixtures.services import free_port
 
 

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sessions_app.models import PairingMethod, WhatsAppSession
+
+
+class AccountSerializer(serializers.Serializer[Any]):
+    phone = serializers.CharField()
+    jid = serializers.CharField()
+    push_name = serializers.CharField()
+    connected_at = serializers.DateTimeField(allow_null=True)
+
+
+class SessionSerializer(serializers.ModelSerializer[WhatsAppSession]):
+    account = serializers.SerializerMethodField()
+    sandbox = serializers.BooleanField(source="is_sandbox", read_only=True)
+
+    class Meta:
+        model = WhatsAppSession
+        fields = [
+            "id", "name", "engine", "sandbox", "pairing_method", "metadata", "state", "state_reason",
+            "state_changed_at", "account", "qr_expires_at", "pairing_code", "has_snapshot", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(AccountSerializer(allow_null=True))
+    def get_account(self, session: WhatsAppSession) -> dict[str, Any] | None:
+        if not session.phone:
+            return None
+        return {
+            "phone": session.phone,
+            "jid": session.jid,
+            "push_name": session.push_name,
+            "connected_at": serializers.DateTimeField().to_representation(session.connected_at)
+            if session.connected_at
+            else None,
+        }
+
+
+class SessionCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    engine = serializers.CharField(required=False, help_text="One of the enabled engines; the first is the default.")
+    pairing_method = serializers.ChoiceField(choices=PairingMethod.choices, default=PairingMethod.QR)
+    metadata = serializers.DictField(required=False, default=dict)
+    start = serializers.BooleanField(default=True, help_text="Start pairing at once (default).")
+
+    def validate_engine(self, value: str) -> str:
+        if value not in settings.SESSION_ENGINES:
+            raise serializers.ValidationError(
+                f"Choose one of the enabled engines: {', '.join(settings.SESSION_ENGINES)}."
+            )
+        return value
+
+    def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(str(value)) > 4096:
+            raise serializers.ValidationError("Metadata is limited to 4 KB.")
+        return value
+
+
+def normalize_phone(raw: str, *, strict: bool = True) -> str:
+    """E.164 digits without the plus (what WhatsApp expects), or a validation error saying why not. Sandbox numbers
+    (+1 555 01xx xxxx, reserved for fiction) are possible but not valid numbers, so the sandbox is not strict."""
+    text = raw.strip()
+    try:
+        number = phonenumbers.parse(text if text.startswith("+") else f"+{text}", None)
+    except phonenumbers.NumberParseException:
+        raise serializers.ValidationError("Not a phone number. Give it with its country code, e.g. +4915112345678.")
+    if not (phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)):
+        raise serializers.ValidationError("Not a valid phone number for its country code.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+class PairingCodeRequestSerializer(serializers.Serializer[Any]):
+    phone = serializers.CharField(max_length=32, help_text="The number to link, with its country code.")
+
+    def validate_phone(self, value: str) -> str:
+        return normalize_phone(value)
+
+
+class PairingCodeSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class QRCodeSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="The raw QR payload, as WhatsApp's linked-devices screen scans it.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class SandboxScanSerializer(serializers.Serializer[Any]):
+    phone = serializers.CharField(
+        max_length=32, required=False, help_text="The sandbox number that scans; random if omitted."
+    )
+    push_name = serializers.CharField(max_length=100, required=False, default="Sandbox User")
+
+    def validate_phone(self, value: str) -> str:
+        return normalize_phone(value, strict=False)

@@ -1,0 +1,113 @@
+"""Ingest of worker events: idempotent by event id, fenced by epoch, applied to the session in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
+from sessions_app.services.lifecycle import delete_snapshot_after_commit
+from sessions_app.services.state import publish, set_state
+from workers_app.models import Worker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResult:
+    """Store and apply each event once. Each is its own transaction: a bad one never takes the batch down."""
+    result = IngestResult()
+    for event in events:
+        event_id = str(event["id"])
+        try:
+            outcome = _ingest_one(worker, event)
+        except Exception:
+            logger.exception("event %s of worker %s could not be applied", event_id, worker.name)
+            outcome = "error"
+        if outcome == "accepted":
+            result.accepted.append(event_id)
+        elif outcome == "duplicate":
+            result.duplicates.append(event_id)
+        elif outcome != "error":  # errors stay unconfirmed, so the worker retries them
+            result.rejected.append({"id": event_id, "code": outcome})
+    return result
+
+
+@transaction.atomic
+def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
+    if SessionEvent.objects.filter(pk=event["id"]).exists():
+        return "duplicate"
+    session = WhatsAppSession.objects.select_for_update().filter(pk=event["session_id"]).first()
+    if session is None:
+        return "unknown_session"
+    if session.worker_id != worker.pk or session.epoch != event["epoch"]:
+        return "stale_epoch"
+    try:
+        with transaction.atomic():
+            SessionEvent.objects.create(
+                id=event["id"],
+                session=session,
+                workspace_id=session.workspace_id,
+                epoch=event["epoch"],
+                type=event["type"],
+                data=event.get("data") or {},
+                occurred_at=event["occurred_at"],
+            )
+    except IntegrityError:
+        return "duplicate"  # the same event arrived twice at once
+    apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
+    return "accepted"
+
+
+def apply_event(session: WhatsAppSession, kind: str, data: dict[str, Any], occurred_at: datetime) -> None:
+    if kind == "session.state":
+        _apply_state(session, data)
+    elif kind == "session.qr":
+        session.qr_code = str(data.get("code", ""))
+        session.qr_expires_at = data.get("expires_at")
+        set_state(session, SessionState.SCAN_QR, fields=("qr_code", "qr_expires_at"))
+        # set_state clears the code only outside pairing states; scan_qr keeps it.
+    elif kind == "session.pairing_code":
+        session.pairing_code = str(data.get("code", ""))[:16]
+        session.pairing_phone = str(data.get("phone", ""))[:20]
+        set_state(session, SessionState.PAIRING_CODE, fields=("pairing_code", "pairing_phone"))
+    elif kind == "session.snapshot":
+        session.has_snapshot = True
+        session.save(update_fields=["has_snapshot"])
+        publish(session)
+
+
+def _apply_state(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    state = str(data.get("state", ""))
+    reason = str(data.get("reason", ""))
+    fields: list[str] = []
+    if state == SessionState.CONNECTED:
+        account = data.get("account") or {}
+        session.phone = str(account.get("phone", session.phone))[:20]
+        session.jid = str(account.get("jid", session.jid))[:100]
+        session.push_name = str(account.get("push_name", session.push_name))[:100]
+        session.connected_at = timezone.now()
+        fields += ["phone", "jid", "push_name", "connected_at"]
+    elif state == SessionState.LOGGED_OUT:
+        session.phone, session.jid, session.push_name, session.connected_at = "", "", "", None
+        session.desired, session.worker, session.has_snapshot = Desired.STOP, None, False
+        fields += ["phone", "jid", "push_name", "connected_at", "desired", "worker", "has_snapshot"]
+        delete_snapshot_after_commit(session.pk)
+    elif state in (SessionState.STOPPED, SessionState.FAILED):
+        # Parked: the worker let go of it, and only the customer starts it again.
+        session.desired, session.worker = Desired.STOP, None
+        fields += ["desired", "worker"]
+    if state not in SessionState.values:
+        raise ValueError(f"unknown session state {state!r}")
+    set_state(session, state, reason, fields=tuple(fields))

@@ -1,0 +1,166 @@
+"""The session lifecycle as the customer drives it: create, start, stop, restart, log out, delete, pair."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from accounts.models import Workspace
+from paas.api.errors import APIError, Conflict
+from sessions_app.models import Desired, PairingMethod, SessionState, WhatsAppSession
+from sessions_app.services.state import ACTIVE_STATES, PAIRING_STATES, set_state
+from workers_app.commands import call_worker, command_after_commit, session_payload
+from workers_app.services.placement import place
+
+logger = logging.getLogger(__name__)
+
+
+def snapshot_path(session_id: object) -> str:
+    return f"snapshots/{session_id}.bin"
+
+
+def enabled_engines() -> list[str]:
+    return list(settings.SESSION_ENGINES)
+
+
+@transaction.atomic
+def session_create(
+    *, workspace: Workspace, name: str, engine: str | None = None, pairing_method: str = PairingMethod.QR,
+    metadata: dict[str, Any] | None = None, start: bool = True,
+) -> WhatsAppSession:  # fmt: skip
+    engine = engine or enabled_engines()[0]
+    if engine not in enabled_engines():
+        raise APIError(
+            "engine_not_enabled",
+            f"The '{engine}' engine is not enabled here. Enabled: {', '.join(enabled_engines())}.",
+            details={"engine": [f"Choose one of: {', '.join(enabled_engines())}."]},
+        )
+    session = WhatsAppSession.objects.create(
+        workspace=workspace,
+        name=name,
+        engine=engine,
+        pairing_method=pairing_method,
+        metadata=metadata or {},
+        desired=Desired.RUN if start else Desired.STOP,
+        state=SessionState.PENDING if start else SessionState.STOPPED,
+    )
+    if start:
+        place(session)
+    return session
+
+
+def _locked(session: WhatsAppSession) -> WhatsAppSession:
+    return WhatsAppSession.objects.select_for_update(of=("self",)).select_related("worker").get(pk=session.pk)
+
+
+@transaction.atomic
+def session_start(*, session: WhatsAppSession) -> WhatsAppSession:
+    session = _locked(session)
+    if session.desired == Desired.RUN and session.state != SessionState.FAILED:
+        raise Conflict("session_running", f"The session is already running ({session.state}).")
+    session.desired = Desired.RUN
+    session.save(update_fields=["desired"])
+    place(session)
+    return session
+
+
+@transaction.atomic
+def session_stop(*, session: WhatsAppSession) -> WhatsAppSession:
+    session = _locked(session)
+    if session.desired == Desired.STOP:
+        raise Conflict("session_not_running", f"The session is not running ({session.state}).")
+    session.desired = Desired.STOP
+    session.save(update_fields=["desired"])
+    if session.worker is not None and session.state in ACTIVE_STATES:
+        # The worker confirms with a "stopped" event; until then the session reads as it is.
+        command_after_commit(session, "stop")
+    else:
+        session.worker = None
+        set_state(session, SessionState.STOPPED, "stopped by request", fields=("worker",))
+    return session
+
+
+@transaction.atomic
+def session_restart(*, session: WhatsAppSession) -> WhatsAppSession:
+    session = _locked(session)
+    if session.state == SessionState.LOGGED_OUT:
+        raise Conflict("session_logged_out", "The session is logged out; start it to pair again.")
+    session.desired = Desired.RUN
+    session.save(update_fields=["desired"])
+    place(session)  # a new epoch: the old run is fenced off and the chosen worker starts afresh
+    return session
+
+
+@transaction.atomic
+def session_logout(*, session: WhatsAppSession) -> WhatsAppSession:
+    session = _locked(session)
+    if not session.phone:
+        raise Conflict("session_not_linked", "The session is not linked to a WhatsApp account.")
+    if session.worker is not None and session.state in ACTIVE_STATES:
+        command_after_commit(session, "logout")
+    session.desired = Desired.STOP
+    session.phone, session.jid, session.push_name, session.connected_at = "", "", "", None
+    session.has_snapshot = False
+    set_state(
+        session,
+        SessionState.LOGGED_OUT,
+        "logged out by request",
+        fields=("desired", "phone", "jid", "push_name", "connected_at", "has_snapshot"),
+    )
+    delete_snapshot_after_commit(session.pk)
+    return session
+
+
+@transaction.atomic
+def session_delete(*, session: WhatsAppSession) -> None:
+    session = _locked(session)
+    if session.worker is not None:
+        # The worker forgets the session's local store; if it misses this, its next heartbeat tells it again.
+        command_after_commit(session, "forget")
+    delete_snapshot_after_commit(session.pk)
+    session.delete()
+
+
+def delete_snapshot_after_commit(session_id: object) -> None:
+    def delete() -> None:
+        try:
+            default_storage.delete(snapshot_path(session_id))
+        except Exception:
+            logger.exception("could not delete the auth snapshot of session %s", session_id)
+
+    transaction.on_commit(delete)
+
+
+def _require_pairing(session: WhatsAppSession) -> None:
+    if session.state not in PAIRING_STATES or session.worker is None:
+        raise Conflict("session_not_pairing", f"The session is not waiting to be paired ({session.state}).")
+
+
+def session_request_pairing_code(*, session: WhatsAppSession, phone: str) -> str:
+    _require_pairing(session)
+    assert session.worker is not None
+    answer = call_worker(
+        session.worker, f"/sessions/{session.pk}/pair-phone", {**session_payload(session), "phone": phone}, timeout=20
+    )
+    code = str(answer["code"])
+    with transaction.atomic():
+        locked = _locked(session)
+        locked.pairing_code, locked.pairing_phone = code, phone
+        set_state(locked, SessionState.PAIRING_CODE, fields=("pairing_code", "pairing_phone"))
+    return code
+
+
+def sandbox_command(*, session: WhatsAppSession, command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    if not session.is_sandbox:
+        raise APIError("not_found", "No such endpoint for this session.", status_code=404)
+    if command == "scan":
+        _require_pairing(session)
+    if session.worker is None:
+        raise Conflict("session_not_running", "The session is not running on a worker.")
+    return call_worker(
+        session.worker, f"/sessions/{session.pk}/sandbox/{command}", {**session_payload(session), **payload}
+    )

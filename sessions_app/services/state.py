@@ -1,0 +1,70 @@
+"""Recording a session's state, and publishing every change to its workspace's live group after commit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.models import SessionState, WhatsAppSession
+
+logger = logging.getLogger(__name__)
+
+# States in which the session holds (or is getting) a WhatsApp connection on a worker.
+ACTIVE_STATES = {
+    SessionState.STARTING,
+    SessionState.SCAN_QR,
+    SessionState.PAIRING_CODE,
+    SessionState.CONNECTED,
+    SessionState.RECONNECTING,
+}
+PAIRING_STATES = {SessionState.SCAN_QR, SessionState.PAIRING_CODE}
+
+
+def workspace_group(workspace_id: Any) -> str:
+    return f"workspace-{workspace_id}"
+
+
+def set_state(session: WhatsAppSession, state: str, reason: str = "", *, fields: tuple[str, ...] = ()) -> None:
+    """Save ``state`` (and any other changed ``fields``) and publish the session once the transaction commits."""
+    changed = session.state != state or session.state_reason != reason
+    session.state = state
+    session.state_reason = reason[:200]
+    if changed:
+        session.state_changed_at = timezone.now()
+    if state not in PAIRING_STATES:
+        session.qr_code, session.qr_expires_at, session.pairing_code = "", None, ""
+    session.save(
+        update_fields=[
+            "state",
+            "state_reason",
+            "state_changed_at",
+            "qr_code",
+            "qr_expires_at",
+            "pairing_code",
+            *fields,
+        ]
+    )
+    publish(session)
+
+
+def publish(session: WhatsAppSession) -> None:
+    from sessions_app.api.serializers import SessionSerializer
+
+    message = {"type": "session.update", "session": dict(SessionSerializer(session).data)}
+    group = workspace_group(session.workspace_id)
+    transaction.on_commit(lambda: _group_send(group, message))
+
+
+def _group_send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # live updates are best effort: the API always answers the stored state
+        logger.warning("could not publish to %s", group, exc_info=True)

@@ -1,0 +1,5 @@
+import sys
+
+from worker_node.node import main
+
+sys.exit(main())

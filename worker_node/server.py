@@ -1,0 +1,124 @@
+"""The worker's HTTP server for the gateway's commands; every request but /healthz carries the gateway's signature."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from worker_node.engines.base import EngineError, SessionSpec
+from worker_node.host import SessionHost
+from worker_node.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
+def build_app(host: SessionHost, token_hash: Callable[[], str]) -> web.Application:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/healthz":
+            return await handler(request)
+        body = await request.read()
+        ok = verify(
+            token_hash(),
+            request.method,
+            request.path,
+            body,
+            request.headers.get(TIMESTAMP_HEADER, ""),
+            request.headers.get(SIGNATURE_HEADER, ""),
+        )
+        if not ok:
+            return error(401, "bad_signature", "This command is not signed by this worker's gateway.")
+        return await handler(request)
+
+    async def payload(request: web.Request) -> dict[str, Any]:
+        try:
+            data = json.loads(await request.read() or b"{}")
+        except json.JSONDecodeError:
+            raise web.HTTPBadRequest(text='{"error": {"code": "parse_error", "message": "invalid JSON"}}') from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(text='{"error": {"code": "parse_error", "message": "expected an object"}}')
+        return data
+
+    def spec_of(request: web.Request, data: dict[str, Any]) -> SessionSpec:
+        return SessionSpec(
+            id=request.match_info["session_id"],
+            epoch=int(data.get("epoch", 0)),
+            engine=str(data.get("engine", host.engine.name)),
+            pairing_method=str(data.get("pairing_method", "qr")),
+            pairing_phone=str(data.get("pairing_phone", "")),
+        )
+
+    def stale(request: web.Request, data: dict[str, Any]) -> web.Response | None:
+        hosted = host.get(request.match_info["session_id"])
+        if hosted is not None and int(data.get("epoch", 0)) < hosted.spec.epoch:
+            return error(409, "stale_epoch", "A newer assignment of this session is running here.")
+        return None
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "sessions": len(host.hosted)})
+
+    async def start(request: web.Request) -> web.Response:
+        data = await payload(request)
+        await host.ensure(spec_of(request, data))
+        return web.json_response({"ok": True}, status=202)
+
+    async def stop(request: web.Request) -> web.Response:
+        data = await payload(request)
+        refused = stale(request, data)
+        if refused:
+            return refused
+        await host.stop(request.match_info["session_id"])
+        return web.json_response({"ok": True}, status=202)
+
+    async def logout(request: web.Request) -> web.Response:
+        data = await payload(request)
+        refused = stale(request, data)
+        if refused:
+            return refused
+        await host.logout(request.match_info["session_id"])
+        return web.json_response({"ok": True}, status=202)
+
+    async def forget(request: web.Request) -> web.Response:
+        await host.forget(request.match_info["session_id"])
+        return web.json_response({"ok": True}, status=202)
+
+    def running(request: web.Request) -> Any:
+        hosted = host.get(request.match_info["session_id"])
+        if hosted is None:
+            raise EngineError("not_running", "The session is not running on this worker.")
+        return hosted
+
+    async def pair_phone(request: web.Request) -> web.Response:
+        data = await payload(request)
+        try:
+            code = await running(request).session.pair_phone(str(data.get("phone", "")))
+        except EngineError as failure:
+            return error(409, failure.code, failure.message)
+        return web.json_response({"code": code})
+
+    async def engine_command(request: web.Request) -> web.Response:
+        data = await payload(request)
+        try:
+            answer = await running(request).session.command(request.match_info["command"], data)
+        except EngineError as failure:
+            return error(409, failure.code, failure.message)
+        return web.json_response(answer)
+
+    app = web.Application(middlewares=[authenticate], client_max_size=64 * 1024 * 1024)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/sessions/{session_id}/start", start)
+    app.router.add_post("/sessions/{session_id}/stop", stop)
+    app.router.add_post("/sessions/{session_id}/logout", logout)
+    app.router.add_post("/sessions/{session_id}/forget", forget)
+    app.router.add_post("/sessions/{session_id}/pair-phone", pair_phone)
+    app.router.add_post("/sessions/{session_id}/sandbox/{command}", engine_command)
+    return app

@@ -1,0 +1,62 @@
+"""Heartbeat = reconciliation: the worker says what it runs and stores; the answer is what it should run and forget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.models import Desired, SessionState, WhatsAppSession
+from workers_app.commands import session_payload
+from workers_app.models import Worker, WorkerState
+from workers_app.services.placement import place_pending
+
+
+@dataclass(frozen=True)
+class HeartbeatAnswer:
+    sessions: list[dict[str, Any]]
+    forget: list[str]
+    heartbeat_interval: float
+
+
+def worker_heartbeat(*, worker: Worker, load: int, stored: list[str]) -> HeartbeatAnswer:
+    with transaction.atomic():
+        locked = Worker.objects.select_for_update().get(pk=worker.pk)
+        locked.last_heartbeat_at = timezone.now()
+        locked.load = load
+        if locked.state == WorkerState.DEAD:
+            locked.state = WorkerState.ACTIVE  # it came back; its old sessions were failed over meanwhile
+        locked.save(update_fields=["last_heartbeat_at", "load", "state"])
+    if locked.state == WorkerState.ACTIVE:
+        place_pending(engine=locked.engine)
+    owned = WhatsAppSession.objects.filter(worker=locked, desired=Desired.RUN).order_by("created_at")
+    return HeartbeatAnswer(
+        sessions=[session_payload(session) for session in owned],
+        forget=forgettable(worker=locked, stored=stored),
+        heartbeat_interval=settings.WORKER_HEARTBEAT_SECONDS,
+    )
+
+
+def forgettable(*, worker: Worker, stored: list[str]) -> list[str]:
+    """Local stores the worker must delete: of deleted or logged-out sessions, or of sessions now on another worker
+    (two live copies of one device fight, and a stale one would roll its keys back)."""
+    if not stored:
+        return []
+    known = {
+        str(pk): (worker_id, state)
+        for pk, worker_id, state in WhatsAppSession.objects.filter(pk__in=stored).values_list(
+            "pk", "worker_id", "state"
+        )
+    }
+    forget = []
+    for session_id in stored:
+        if session_id not in known:
+            forget.append(session_id)
+            continue
+        worker_id, state = known[session_id]
+        if state == SessionState.LOGGED_OUT or (worker_id is not None and worker_id != worker.pk):
+            forget.append(session_id)
+    return forget

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from workers_app.services.placement import sweep_dead_workers as sweep
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="workers_app.tasks.sweep_dead_workers", acks_late=True, time_limit=60)
+def sweep_dead_workers() -> list[str]:
+    dead = sweep()
+    if dead:
+        logger.warning("workers marked dead, their sessions failed over: %s", ", ".join(dead))
+    return dead
