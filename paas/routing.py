@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from sessions_app.routing import websocket_urlpatterns as session_patterns
+
+websocket_urlpatterns: list[Any] = [*session_patterns]

@@ -47,7 +47,8 @@ for _name, _default in _SERVICES.items():
 
 from paas.settings import *  # noqa: E402, F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# MD5 for speed; PBKDF2 too, for users that a gateway child process (production hashers) must log in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 ALLOWED_HOSTS = ["*"]
@@ -58,3 +59,6 @@ CSRF_COOKIE_SECURE = False
 STATIC_ROOT = None  # type: ignore[assignment]
 # Every HTTP request of httpx would be logged at INFO; the test output wants failures, not traffic.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # type: ignore[index]  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # One test database per run, so concurrent runs on one machine (developers, CI) never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_switchboard_{os.getpid()}"}  # noqa: F405

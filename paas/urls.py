@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("internal/v1/", include("workers_app.api.urls")),
     re_path(r"^(api|internal)/", api_not_found),
+    path("", include("sessions_app.urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -35,12 +35,14 @@ def workspace_delete(*, workspace: Workspace, actor: Membership) -> None:
 
 
 def _owners_left_without(membership: Membership) -> int:
-    return (
+    # Lock every owner row, this one's too: two owners demoting each other at once must not each count the other.
+    # (count() would drop FOR UPDATE, so the rows are fetched.)
+    owners = (
         Membership.objects.select_for_update()
         .filter(workspace_id=membership.workspace_id, role=Role.OWNER)
-        .exclude(pk=membership.pk)
-        .count()
+        .values_list("pk", flat=True)
     )
+    return len([pk for pk in owners if pk != membership.pk])
 
 
 @transaction.atomic

@@ -1,0 +1,16 @@
+"""Fixtures shared by the accounts tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture
+def fresh_cache() -> Iterator[None]:
+    """allauth counts logins and TOTP codes in the cache (Redis), which outlives each test's database rollback."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,44 @@
+"""The portal's live channel: a signed-in member receives every session update of their current workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.middleware import SESSION_KEY
+from accounts.models import Membership
+from sessions_app.services.state import workspace_group
+
+
+class PortalConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        workspace_id = await self._workspace_id(user, self.scope["session"].get(SESSION_KEY))
+        if workspace_id is None:
+            await self.close(code=4403)
+            return
+        self.group = workspace_group(workspace_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    @database_sync_to_async
+    def _workspace_id(self, user: Any, chosen: str | None) -> Any:
+        memberships = Membership.objects.filter(user=user)
+        membership = (memberships.filter(workspace_id=chosen).first() if chosen else None) or memberships.order_by(
+            "created_at"
+        ).first()
+        return membership.workspace_id if membership else None
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def session_update(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": "session.update", "session": message["session"]})

@@ -1,0 +1,39 @@
+// Live session updates for the portal: one WebSocket per page, reconnecting with backoff.
+// Elements with data-live-session="<id>" are refreshed when that session changes: those with data-refresh-url are
+// re-fetched through htmx, others get their [data-live-field] children updated in place.
+(function () {
+  const targets = () => document.querySelectorAll("[data-live-session]");
+  if (!targets().length) return;
+  let delay = 500;
+
+  function apply(session) {
+    targets().forEach((el) => {
+      if (el.dataset.liveSession !== session.id) return;
+      if (el.dataset.refreshUrl && window.htmx) {
+        window.htmx.ajax("GET", el.dataset.refreshUrl, { target: el, swap: "outerHTML" });
+        return;
+      }
+      el.querySelectorAll("[data-live-field]").forEach((field) => {
+        const value = session[field.dataset.liveField];
+        if (value !== undefined) field.textContent = value === null ? "" : String(value).replace("_", " ");
+      });
+      el.dataset.state = session.state;
+    });
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/v1/portal`);
+    socket.onopen = () => { delay = 500; document.body.dataset.live = "on"; };
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "session.update") apply(message.session);
+    };
+    socket.onclose = () => {
+      document.body.dataset.live = "off";
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  }
+  connect();
+})();

@@ -1,0 +1,72 @@
+"""The operators' console for the worker pool: workers (revoke, drain) and enrollment tokens (shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from paas.tokens import ENROLLMENT_TOKEN
+from workers_app.models import EnrollmentToken, Worker, WorkerState
+from workers_app.services.enrollment import enrollment_token_revoke, worker_revoke, worker_shutdown
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin[Worker]):
+    list_display = ["name", "engine", "state", "load", "capacity", "last_heartbeat_at", "version", "advertise_url"]
+    list_filter = ["state", "engine"]
+    search_fields = ["name", "id", "advertise_url"]
+    readonly_fields = [
+        "id", "token_prefix", "enrolled_with", "registered_at", "last_heartbeat_at", "load", "version", "revoked_at",
+        "engine", "advertise_url",
+    ]  # fmt: skip
+    fields = ["name", "capacity", "state", *readonly_fields]
+    actions = ["revoke", "drain"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # workers join by enrolling with a token
+
+    @admin.action(description="Revoke: refuse all of its calls and move its sessions elsewhere")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        for worker in queryset:
+            worker_revoke(worker=worker)
+        messages.success(request, f"Revoked {queryset.count()} worker(s).")
+
+    @admin.action(description="Drain: move its sessions to other workers now")
+    def drain(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        for worker in queryset.exclude(state=WorkerState.REVOKED):
+            worker_shutdown(worker=worker)
+            Worker.objects.filter(pk=worker.pk).update(state=WorkerState.DRAINING)
+        messages.success(request, "Sessions are moving to the other workers; new sessions avoid drained ones.")
+
+
+@admin.register(EnrollmentToken)
+class EnrollmentTokenAdmin(admin.ModelAdmin[EnrollmentToken]):
+    list_display = ["name", "prefix", "created_at", "expires_at", "uses", "max_uses", "revoked_at"]
+    fields = ["name", "expires_at", "max_uses", "prefix", "uses", "revoked_at", "created_by"]
+    readonly_fields = ["prefix", "uses", "revoked_at", "created_by"]
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: EnrollmentToken, form: Any, change: bool) -> None:
+        if not change:
+            issued = ENROLLMENT_TOKEN.issue()
+            obj.prefix, obj.token_hash, obj.created_by = issued.prefix, issued.hash, request.user  # type: ignore[assignment]
+            obj._raw_token = issued.raw  # type: ignore[attr-defined]  # shown once by response_add, never stored
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: EnrollmentToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        raw = obj._raw_token  # type: ignore[attr-defined]
+        context = {**self.admin_site.each_context(request), "token": obj, "raw": raw, "opts": self.opts}
+        return render(request, "admin/workers_app/enrollment_token_created.html", context)
+
+    @admin.action(description="Revoke: no further workers may enroll with it")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[EnrollmentToken]) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            enrollment_token_revoke(token=token)
+        messages.success(request, f"Revoked at {timezone.now():%H:%M:%S} UTC.")
