@@ -46,6 +46,8 @@ class WorkerConfig:
     sandbox_qr_schedule: tuple[float, ...]
     event_batch_size: int
     log_level: str
+    redis_url: str
+    redis_prefix: str
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -70,4 +72,7 @@ class WorkerConfig:
             sandbox_qr_schedule=_schedule("SANDBOX_QR_SCHEDULE", "60,20,20,20,20,20"),
             event_batch_size=env_int("WORKER_EVENT_BATCH_SIZE", 200, minimum=1, maximum=1000),
             log_level=env_str("LOG_LEVEL", "INFO").upper(),
+            # The sandbox engine's numbers reach those on other workers through Redis, when there is one.
+            redis_url=env_str("REDIS_URL", ""),
+            redis_prefix=env_str("REDIS_KEY_PREFIX", "switchboard"),
         )

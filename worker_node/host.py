@@ -16,6 +16,7 @@ from typing import Any
 from worker_node.crypto import SnapshotKeyError
 from worker_node.engines.base import (
     Engine,
+    EngineError,
     EngineEvent,
     EngineSession,
     PairingCode,
@@ -24,6 +25,7 @@ from worker_node.engines.base import (
     StateChanged,
     StoreChanged,
 )
+from worker_node.outbox import Outbox, TokenBucket
 from worker_node.snapshots import SnapshotStore
 from worker_node.spool import Spool
 
@@ -36,7 +38,10 @@ class Hosted:
     session: EngineSession
     state: str = "starting"
     snapshot_task: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sender: asyncio.Task[None] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(30))
 
 
 def envelope(spec: SessionSpec, kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def event_data(event: EngineEvent) -> dict[str, Any]:
 class SessionHost:
     def __init__(
         self, *, engine: Engine, data_dir: Path, spool: Spool, snapshots: SnapshotStore, snapshot_debounce: float,
-        on_event: Callable[[], None] = lambda: None,
+        on_event: Callable[[], None] = lambda: None, outbox: Outbox | None = None,
     ) -> None:  # fmt: skip
         self.engine = engine
         self.sessions_dir = data_dir / "sessions"
@@ -77,6 +82,13 @@ class SessionHost:
         self.on_event = on_event
         self.hosted: dict[str, Hosted] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.outbox = outbox or Outbox(data_dir / "outbox.sqlite3")
+        # Messages a crash left half-sent are failed, not retried; reported when their session runs again (an
+        # event needs the session's current epoch).
+        self._pending_failures: dict[str, list[str]] = {}
+        for session_id, message_id in self.outbox.interrupted():
+            self.outbox.mark(message_id, "failed")
+            self._pending_failures.setdefault(session_id, []).append(message_id)
 
     def store_dir(self, session_id: str) -> Path:
         return self.sessions_dir / session_id
@@ -104,6 +116,10 @@ class SessionHost:
             return
         if isinstance(event, StateChanged):
             hosted.state = event.state
+            if event.state == "connected":
+                hosted.connected.set()
+            else:
+                hosted.connected.clear()
             if event.state == "connected":
                 self._schedule_snapshot(hosted, delay=0)  # a fresh pairing must survive this worker at once
             if event.state == "logged_out":
@@ -181,11 +197,16 @@ class SessionHost:
                 await asyncio.to_thread(self.engine.restore, store_dir, snapshot)
                 logger.info("session %s restored from its snapshot", spec.id)
         store_dir.mkdir(parents=True, exist_ok=True)
+        for message_id in self._pending_failures.pop(spec.id, []):
+            self.publish(spec, "message.failed", {"message_id": message_id, "reason": "send_interrupted"})
+        hosted.sender = asyncio.get_running_loop().create_task(self._send_loop(hosted))
         await session.start()
 
     async def _stop(self, hosted: Hosted, *, final_snapshot: bool) -> None:
         if hosted.snapshot_task is not None:
             hosted.snapshot_task.cancel()
+        if hosted.sender is not None:
+            hosted.sender.cancel()
         try:
             await hosted.session.stop()
         except Exception:
@@ -241,6 +262,67 @@ class SessionHost:
             *(self._drop(session_id, wipe=False, final_snapshot=True) for session_id in list(self.hosted)),
             return_exceptions=True,
         )
+
+    # --- the outbox -------------------------------------------------------------------------------------------------
+
+    def enqueue(self, session_id: str, epoch: int, messages: list[dict[str, Any]], rate_per_minute: int) -> list[str]:
+        hosted = self.hosted.get(session_id)
+        if hosted is None or hosted.spec.epoch != epoch:
+            raise EngineError("not_running", "This worker does not run that session under that epoch.")
+        accepted = self.outbox.enqueue(session_id, messages)
+        hosted.bucket.set_rate(rate_per_minute)
+        hosted.wake.set()
+        return accepted
+
+    async def _send_loop(self, hosted: Hosted) -> None:
+        """Send the session's queued messages one at a time, in order, paced, each at most once."""
+        session_id = hosted.spec.id
+        while True:
+            message = await asyncio.to_thread(self.outbox.next_queued, session_id)
+            if message is None:
+                hosted.wake.clear()
+                await hosted.wake.wait()
+                continue
+            await hosted.connected.wait()
+            expires_at = message.get("expires_at")
+            if expires_at and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
+                self.outbox.mark(message["id"], "failed")
+                self.publish(hosted.spec, "message.failed", {"message_id": message["id"], "reason": "expired"})
+                continue
+            while (delay := hosted.bucket.wait_time()) > 0:
+                await asyncio.sleep(delay)
+            self._resolve_references(message)
+            self.outbox.mark(message["id"], "sending")
+            try:
+                receipt = await hosted.session.send(message)
+            except EngineError as refused:
+                if refused.code == "not_connected":
+                    self.outbox.mark(message["id"], "queued")  # never left: it may go once the session is back
+                    hosted.connected.clear()
+                    continue
+                self.outbox.mark(message["id"], "failed")
+                self.publish(hosted.spec, "message.failed", {"message_id": message["id"], "reason": refused.code})
+                continue
+            except Exception as error:
+                logger.exception("session %s: sending %s failed", session_id, message["id"])
+                self.outbox.mark(message["id"], "failed")
+                self.publish(
+                    hosted.spec, "message.failed", {"message_id": message["id"], "reason": f"error: {error}"[:200]}
+                )
+                continue
+            self.outbox.mark(message["id"], "sent", receipt.wa_id)
+            self.publish(
+                hosted.spec,
+                "message.sent",
+                {"message_id": message["id"], "wa_id": receipt.wa_id, "timestamp": receipt.timestamp.isoformat()},
+            )
+
+    def _resolve_references(self, message: dict[str, Any]) -> None:
+        """Quoted and target messages we sent ourselves may have been queued with no WhatsApp id yet."""
+        for key in ("reply_to", "target"):
+            ref = message.get(key)
+            if ref and not ref.get("wa_id") and ref.get("message_id"):
+                ref["wa_id"] = self.outbox.wa_id(ref["message_id"])
 
     def running(self) -> list[dict[str, Any]]:
         return [{"id": h.spec.id, "epoch": h.spec.epoch, "state": h.state} for h in self.hosted.values()]

@@ -170,6 +170,7 @@ class WorkerNode:
         await self.gateway.close()
         await self.engine.close()
         self.spool.close()
+        self.host.outbox.close()
         logger.info("stopped")
 
     async def _final_flush(self) -> None:

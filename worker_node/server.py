@@ -113,7 +113,42 @@ def build_app(host: SessionHost, token_hash: Callable[[], str]) -> web.Applicati
             return error(409, failure.code, failure.message)
         return web.json_response(answer)
 
+    async def outbox(request: web.Request) -> web.Response:
+        data = await payload(request)
+        try:
+            accepted = host.enqueue(
+                request.match_info["session_id"],
+                int(data.get("epoch", -1)),
+                list(data.get("messages", [])),
+                int(data.get("rate_per_minute", 30)),
+            )
+        except EngineError as failure:
+            return error(409, failure.code, failure.message)
+        return web.json_response({"accepted": accepted})
+
+    async def chat_action(request: web.Request) -> web.Response:
+        data = await payload(request)
+        action = request.match_info["action"]
+        try:
+            session = running(request).session
+            if action == "mark-read":
+                await session.mark_read(
+                    str(data["chat_jid"]), str(data["sender_jid"]), [str(x) for x in data["wa_ids"]]
+                )
+                return web.json_response({"ok": True})
+            if action == "check-numbers":
+                return web.json_response({"results": await session.check_numbers([str(x) for x in data["phones"]])})
+            await session.send_presence(str(data["to"]), str(data["state"]))
+            return web.json_response({"ok": True})
+        except EngineError as failure:
+            return error(409, failure.code, failure.message)
+        except (KeyError, TypeError, ValueError) as bad:
+            return error(400, "bad_command", f"Malformed command: {bad!r}")
+
     app = web.Application(middlewares=[authenticate], client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/sessions/{session_id}/outbox", outbox)
+    for action in ("mark-read", "check-numbers", "presence"):
+        app.router.add_post(f"/sessions/{{session_id}}/{{action:{action}}}", chat_action)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/sessions/{session_id}/start", start)
     app.router.add_post("/sessions/{session_id}/stop", stop)

@@ -9,7 +9,7 @@ from workers_app.services.placement import sweep_dead_workers as sweep
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="workers_app.tasks.sweep_dead_workers", acks_late=True, time_limit=60)
+@shared_task(name="workers_app.tasks.sweep_dead_workers", acks_late=True, time_limit=60, soft_time_limit=50)
 def sweep_dead_workers() -> list[str]:
     dead = sweep()
     if dead:

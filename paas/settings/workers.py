@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paas.env import bad_value, env_float, env_int, env_list
+from paas.env import bad_value, env_bool, env_float, env_int, env_list
 
 # How often workers report; the gateway tells them this in every heartbeat answer.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.2)
@@ -18,3 +18,15 @@ for _engine in SESSION_ENGINES:
         raise bad_value("SESSION_ENGINES", ",".join(SESSION_ENGINES), "a comma-separated list of sandbox, neonize")
 if not SESSION_ENGINES:
     raise bad_value("SESSION_ENGINES", "", "at least one of sandbox, neonize")
+
+# Media of outgoing messages: the largest accepted (WhatsApp's own limit for documents is 100 MB) and how long a
+# media URL may take to download.
+MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+MEDIA_FETCH_TIMEOUT = env_float("MEDIA_FETCH_TIMEOUT", 20.0, minimum=1.0)
+# Let media and webhook URLs reach loopback and private networks: for development and tests only.
+ALLOW_PRIVATE_NETWORK_TARGETS = env_bool("ALLOW_PRIVATE_NETWORK_TARGETS", False)
+# Messages a session sends per minute by default (a burst of a few is allowed), and the most a session may be set to.
+SEND_RATE_PER_MINUTE = env_int("SEND_RATE_PER_MINUTE", 30, minimum=1)
+SEND_RATE_MAX_PER_MINUTE = env_int("SEND_RATE_MAX_PER_MINUTE", 600, minimum=1)
+# How long a queued message waits for its session before it fails as expired (per request settable).
+MESSAGE_EXPIRY_SECONDS = env_int("MESSAGE_EXPIRY_SECONDS", 4 * 3600, minimum=60)

@@ -103,10 +103,11 @@ def test_env_example_lists_every_variable_the_settings_read() -> None:
     files = [
         *(ROOT / "paas" / "settings").glob("*.py"),
         ROOT / "paas" / "objectstore.py",
-        *(ROOT / "worker_node").glob("*.py"),
+        *(ROOT / "worker_node").rglob("*.py"),
     ]
     sources = "".join(path.read_text() for path in files)
     read = set(re.findall(r'(?:env_\w+|_schedule|_read)\(\s*"([A-Z_0-9]+)"', sources))
+    read |= set(re.findall(r'^[A-Z_]+_ENV = "([A-Z_0-9]+)"', sources, re.MULTILINE))
     listed = set(re.findall(r"^([A-Z_0-9]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read, "the pattern found no variables: the test would pass vacuously"
     assert read - listed == set()

@@ -25,7 +25,8 @@ class SessionSerializer(serializers.ModelSerializer[WhatsAppSession]):
         model = WhatsAppSession
         fields = [
             "id", "name", "engine", "sandbox", "pairing_method", "metadata", "state", "state_reason",
-            "state_changed_at", "account", "qr_expires_at", "pairing_code", "has_snapshot", "created_at",
+            "state_changed_at", "account", "qr_expires_at", "pairing_code", "has_snapshot", "send_rate_per_minute",
+            "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -49,6 +50,12 @@ class SessionCreateSerializer(serializers.Serializer[Any]):
     pairing_method = serializers.ChoiceField(choices=PairingMethod.choices, default=PairingMethod.QR)
     metadata = serializers.DictField(required=False, default=dict)
     start = serializers.BooleanField(default=True, help_text="Start pairing at once (default).")
+    send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+
+    def validate_send_rate_per_minute(self, value: int | None) -> int | None:
+        if value is not None and value > settings.SEND_RATE_MAX_PER_MINUTE:
+            raise serializers.ValidationError(f"At most {settings.SEND_RATE_MAX_PER_MINUTE} messages a minute.")
+        return value
 
     def validate_engine(self, value: str) -> str:
         if value not in settings.SESSION_ENGINES:
@@ -74,6 +81,14 @@ def normalize_phone(raw: str, *, strict: bool = True) -> str:
     if not (phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)):
         raise serializers.ValidationError("Not a valid phone number for its country code.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+class SessionUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    metadata = serializers.DictField(required=False)
+    send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+
+    validate_send_rate_per_minute = SessionCreateSerializer.validate_send_rate_per_minute
 
 
 class PairingCodeRequestSerializer(serializers.Serializer[Any]):

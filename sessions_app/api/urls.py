@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app.api import views
+from sessions_app.api import message_views, views
 
 urlpatterns = [
     path("sessions", views.SessionListCreateView.as_view(), name="api-session-list"),
@@ -16,4 +16,11 @@ urlpatterns = [
     path("sessions/<uuid:pk>/qr.svg", views.SessionQRView.as_view(image_format="svg"), name="api-session-qr-svg"),
     path("sessions/<uuid:pk>/pairing-code", views.PairingCodeView.as_view(), name="api-session-pairing-code"),
     path("sessions/<uuid:pk>/sandbox/scan", views.SandboxScanView.as_view(), name="api-session-sandbox-scan"),
+    path("sessions/<uuid:pk>/messages", message_views.SessionMessagesView.as_view(), name="api-session-messages"),
+    path("sessions/<uuid:pk>/messages/read", message_views.MarkReadView.as_view(), name="api-session-mark-read"),
+    path("sessions/<uuid:pk>/chats", message_views.ChatListView.as_view(), name="api-session-chats"),
+    path("sessions/<uuid:pk>/contacts/check", message_views.CheckNumbersView.as_view(), name="api-session-check"),
+    path("sessions/<uuid:pk>/presence", message_views.PresenceView.as_view(), name="api-session-presence"),
+    path("messages/<uuid:pk>", message_views.MessageDetailView.as_view(), name="api-message-detail"),
+    path("messages/<uuid:pk>/media", message_views.MessageMediaView.as_view(), name="api-message-media"),
 ]

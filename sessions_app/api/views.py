@@ -23,6 +23,7 @@ from sessions_app.api.serializers import (
     SandboxScanSerializer,
     SessionCreateSerializer,
     SessionSerializer,
+    SessionUpdateSerializer,
 )
 from sessions_app.models import WhatsAppSession
 from sessions_app.services import lifecycle
@@ -47,6 +48,13 @@ class SessionDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView
     queryset = WhatsAppSession.objects.all()
     serializer_class = SessionSerializer
     required_scopes = READ_WRITE
+
+    @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
+    def patch(self, request: Request, pk: str) -> Response:
+        form = SessionUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        session = lifecycle.session_update(session=self.get_object(), **form.validated_data)
+        return Response(SessionSerializer(session).data)
 
     def perform_destroy(self, instance: WhatsAppSession) -> None:
         lifecycle.session_delete(session=instance)

@@ -65,6 +65,9 @@ class WhatsAppSession(models.Model):
     push_name = models.CharField(max_length=100, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     has_snapshot = models.BooleanField(default=False)
+    send_rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Outgoing messages per minute; empty: the deployment's default."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,7 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
+from sessions_app.services.events import HANDLERS
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
+from sessions_app.services.outbox import dispatch_after_commit
 from sessions_app.services.state import publish, set_state
 from workers_app.models import Worker
 
@@ -82,6 +84,8 @@ def apply_event(session: WhatsAppSession, kind: str, data: dict[str, Any], occur
         session.pairing_code = str(data.get("code", ""))[:16]
         session.pairing_phone = str(data.get("phone", ""))[:20]
         set_state(session, SessionState.PAIRING_CODE, fields=("pairing_code", "pairing_phone"))
+    elif kind in HANDLERS:
+        HANDLERS[kind](session, data)
     elif kind == "session.snapshot":
         session.has_snapshot = True
         session.save(update_fields=["has_snapshot"])
@@ -111,3 +115,5 @@ def _apply_state(session: WhatsAppSession, data: dict[str, Any]) -> None:
     if state not in SessionState.values:
         raise ValueError(f"unknown session state {state!r}")
     set_state(session, state, reason, fields=tuple(fields))
+    if state == SessionState.CONNECTED:
+        dispatch_after_commit(session.pk)  # messages queued while it was away go out now

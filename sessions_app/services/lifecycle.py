@@ -30,7 +30,7 @@ def enabled_engines() -> list[str]:
 @transaction.atomic
 def session_create(
     *, workspace: Workspace, name: str, engine: str | None = None, pairing_method: str = PairingMethod.QR,
-    metadata: dict[str, Any] | None = None, start: bool = True,
+    metadata: dict[str, Any] | None = None, start: bool = True, send_rate_per_minute: int | None = None,
 ) -> WhatsAppSession:  # fmt: skip
     engine = engine or enabled_engines()[0]
     if engine not in enabled_engines():
@@ -45,6 +45,7 @@ def session_create(
         engine=engine,
         pairing_method=pairing_method,
         metadata=metadata or {},
+        send_rate_per_minute=send_rate_per_minute,
         desired=Desired.RUN if start else Desired.STOP,
         state=SessionState.PENDING if start else SessionState.STOPPED,
     )
@@ -55,6 +56,18 @@ def session_create(
 
 def _locked(session: WhatsAppSession) -> WhatsAppSession:
     return WhatsAppSession.objects.select_for_update(of=("self",)).select_related("worker").get(pk=session.pk)
+
+
+@transaction.atomic
+def session_update(*, session: WhatsAppSession, **changes: Any) -> WhatsAppSession:
+    session = _locked(session)
+    for field, value in changes.items():
+        setattr(session, field, value)
+    session.save(update_fields=list(changes))
+    from sessions_app.services.state import publish
+
+    publish(session)
+    return session
 
 
 @transaction.atomic

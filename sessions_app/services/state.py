@@ -55,8 +55,13 @@ def set_state(session: WhatsAppSession, state: str, reason: str = "", *, fields:
 def publish(session: WhatsAppSession) -> None:
     from sessions_app.api.serializers import SessionSerializer
 
-    message = {"type": "session.update", "session": dict(SessionSerializer(session).data)}
-    group = workspace_group(session.workspace_id)
+    group_send_after_commit(
+        session.workspace_id, {"type": "session.update", "session": dict(SessionSerializer(session).data)}
+    )
+
+
+def group_send_after_commit(workspace_id: Any, message: dict[str, Any]) -> None:
+    group = workspace_group(workspace_id)
     transaction.on_commit(lambda: _group_send(group, message))
 
 

@@ -9,8 +9,10 @@ from worker_node.engines.base import Engine
 def build_engine(config: WorkerConfig) -> Engine:
     if config.engine == "sandbox":
         from worker_node.engines.sandbox import SandboxEngine
+        from worker_node.engines.sandbox_network import SandboxNetwork
 
-        return SandboxEngine(qr_schedule=config.sandbox_qr_schedule)
+        network = SandboxNetwork(config.redis_url, config.redis_prefix)
+        return SandboxEngine(qr_schedule=config.sandbox_qr_schedule, network=network)
     from worker_node.engines.neonize_engine import NeonizeEngine
 
     return NeonizeEngine()

@@ -70,6 +70,12 @@ class GenericEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SentReceipt:
+    wa_id: str
+    timestamp: datetime
+
+
 EngineEvent = StateChanged | QRCode | PairingCode | StoreChanged | GenericEvent
 Emit = Callable[[EngineEvent], None]
 
@@ -116,6 +122,21 @@ class EngineSession(abc.ABC):
     @abc.abstractmethod
     def snapshot(self) -> bytes | None:
         """A consistent copy of the auth store, or None when there is nothing paired to keep."""
+
+    # --- messaging: engines that cannot do one of these refuse with EngineError("unsupported", …) -------------------
+
+    async def send(self, message: dict[str, Any]) -> SentReceipt:
+        """Send one message (the gateway's payload, with wa ids of quoted and target messages resolved)."""
+        raise EngineError("unsupported", f"The {self.spec.engine} engine cannot send messages yet.")
+
+    async def mark_read(self, chat_jid: str, sender_jid: str, wa_ids: list[str]) -> None:
+        raise EngineError("unsupported", f"The {self.spec.engine} engine cannot send read receipts yet.")
+
+    async def check_numbers(self, phones: list[str]) -> list[dict[str, Any]]:
+        raise EngineError("unsupported", f"The {self.spec.engine} engine cannot check numbers yet.")
+
+    async def send_presence(self, to: str, state: str) -> None:
+        raise EngineError("unsupported", f"The {self.spec.engine} engine cannot send presence yet.")
 
     async def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Engine-specific commands (the sandbox's scan and fault hooks); others refuse."""

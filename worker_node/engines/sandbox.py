@@ -16,18 +16,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from worker_node import media as media_store
 from worker_node.engines.base import (
     Account,
     Emit,
     Engine,
     EngineError,
     EngineSession,
+    GenericEvent,
     PairingCode,
     QRCode,
+    SentReceipt,
     SessionSpec,
     StateChanged,
     StoreChanged,
 )
+from worker_node.engines.sandbox_network import SandboxNetwork
 
 AUTH_FILE = "sandbox-auth.json"
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ23456789"
@@ -49,9 +53,14 @@ def sandbox_phone() -> str:
 
 
 class SandboxSession(EngineSession):
-    def __init__(self, spec: SessionSpec, store_dir: Path, emit: Emit, qr_schedule: tuple[float, ...]) -> None:
+    def __init__(
+        self, spec: SessionSpec, store_dir: Path, emit: Emit, qr_schedule: tuple[float, ...],
+        network: SandboxNetwork | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(spec, store_dir, emit)
         self.qr_schedule = qr_schedule
+        self.network = network or SandboxNetwork()
+        self._online: Account | None = None
         self._pairing: asyncio.Task[None] | None = None
         self._paired = asyncio.Event()
         self._pairing_phone = ""
@@ -73,7 +82,7 @@ class SandboxSession(EngineSession):
     async def start(self) -> None:
         device = self._device()
         if device is not None:
-            self.emit(StateChanged("connected", account=self._account(device)))
+            await self._go_online(self._account(device))
             return
         self._paired.clear()
         self._pairing = asyncio.create_task(self._qr_loop())
@@ -96,6 +105,9 @@ class SandboxSession(EngineSession):
         self._cancel_pairing()
         for task in list(self._tasks):
             task.cancel()
+        if self._online is not None:
+            await self.network.leave(self._online.phone.lstrip("+"))
+            self._online = None
 
     def _cancel_pairing(self) -> None:
         if self._pairing is not None:
@@ -141,7 +153,7 @@ class SandboxSession(EngineSession):
             self._paired.set()
             self._cancel_pairing()
             self.emit(StoreChanged())
-            self.emit(StateChanged("connected", account=account))
+            await self._go_online(account)
             return {"phone": account.phone, "jid": account.jid}
         if name == "fault":
             return self._fault(str(payload.get("kind", "")))
@@ -156,6 +168,9 @@ class SandboxSession(EngineSession):
             task.add_done_callback(self._tasks.discard)
         elif kind == "logout" and device is not None:
             self.auth_path.unlink(missing_ok=True)
+            if self._online is not None:
+                self.network.local.pop(self._online.phone.lstrip("+"), None)
+                self._online = None
             self.emit(StateChanged("logged_out", reason="sandbox: the phone removed this linked device"))
         elif kind == "fail":
             self._cancel_pairing()
@@ -168,6 +183,109 @@ class SandboxSession(EngineSession):
         await asyncio.sleep(0.2)
         self.emit(StateChanged("connected", account=self._account(device)))
 
+    # --- messaging between sandbox numbers ------------------------------------------------------------------------
+
+    async def _go_online(self, account: Account) -> None:
+        self._online = account
+        await self.network.join(account.phone.lstrip("+"), self._receive)
+        self.emit(StateChanged("connected", account=account))
+
+    def _me(self) -> Account:
+        if self._online is None:
+            raise EngineError("not_connected", "The sandbox session is not connected.")
+        return self._online
+
+    async def send(self, message: dict[str, Any]) -> SentReceipt:
+        me = self._me()
+        wa_id = "3EB0" + secrets.token_hex(10).upper()
+        now = datetime.now(UTC)
+        to = str(message["to"])
+        envelope: dict[str, Any] = {
+            "kind": "message",
+            "wa_id": wa_id,
+            "from_jid": self._user_jid(me),
+            "from_phone": me.phone,
+            "push_name": me.push_name,
+            "type": message["type"],
+            "content": message.get("content") or {},
+            "media": message.get("media"),
+            "quoted": {"wa_id": (message.get("reply_to") or {}).get("wa_id", "")} if message.get("reply_to") else None,
+            "target": {"wa_id": (message.get("target") or {}).get("wa_id", "")} if message.get("target") else None,
+            "timestamp": now.isoformat(),
+        }
+        if to.endswith("@s.whatsapp.net"):
+            await self.network.deliver(to.split("@")[0], envelope)
+        # Groups and numbers that are offline: sent, and delivered never (as WhatsApp would hold it).
+        return SentReceipt(wa_id=wa_id, timestamp=now)
+
+    async def _receive(self, envelope: dict[str, Any]) -> None:
+        kind = envelope.get("kind")
+        if kind == "receipt":
+            self.emit(GenericEvent("message.receipt", {k: envelope[k] for k in ("wa_ids", "type", "timestamp")}))
+            return
+        if kind == "presence":
+            self.emit(GenericEvent("chat.presence", {"chat_jid": envelope["from_jid"], "state": envelope["state"]}))
+            return
+        if kind != "message":
+            return
+        media = None
+        if envelope.get("media"):
+            spec = envelope["media"]
+            data = await media_store.read(spec["path"])
+            stored = await media_store.store_inbound(
+                self.spec.id, envelope["wa_id"], data, spec["mime"], spec["filename"]
+            )
+            media = stored.as_dict()
+        self.emit(
+            GenericEvent(
+                "message.received",
+                {
+                    "wa_id": envelope["wa_id"],
+                    "chat_jid": envelope["from_jid"],
+                    "sender_jid": envelope["from_jid"],
+                    "sender_phone": envelope["from_phone"],
+                    "push_name": envelope.get("push_name", ""),
+                    "type": envelope["type"],
+                    "content": envelope.get("content") or {},
+                    "media": media,
+                    "quoted": envelope.get("quoted"),
+                    "target": envelope.get("target"),
+                    "timestamp": envelope["timestamp"],
+                },
+            )
+        )
+        await self._receipt(envelope["from_phone"], [envelope["wa_id"]], "delivered")
+
+    async def _receipt(self, phone: str, wa_ids: list[str], kind: str) -> None:
+        receipt = {"kind": "receipt", "wa_ids": wa_ids, "type": kind, "timestamp": datetime.now(UTC).isoformat()}
+        await self.network.deliver(phone.lstrip("+"), receipt)
+
+    async def mark_read(self, chat_jid: str, sender_jid: str, wa_ids: list[str]) -> None:
+        self._me()
+        await self._receipt(sender_jid.split("@")[0].split(":")[0], wa_ids, "read")
+
+    async def check_numbers(self, phones: list[str]) -> list[dict[str, Any]]:
+        self._me()
+        results = []
+        for phone in phones:
+            digits = phone.lstrip("+")
+            online = await self.network.is_online(digits)
+            results.append(
+                {"phone": f"+{digits}", "on_whatsapp": online, "jid": f"{digits}@s.whatsapp.net" if online else ""}
+            )
+        return results
+
+    async def send_presence(self, to: str, state: str) -> None:
+        me = self._me()
+        if to.endswith("@s.whatsapp.net"):
+            envelope = {"kind": "presence", "from_jid": self._user_jid(me), "state": state}
+            await self.network.deliver(to.split("@")[0], envelope)
+
+    @staticmethod
+    def _user_jid(account: Account) -> str:
+        """The account's user JID without the device part: what a chat with it is keyed by."""
+        return account.phone.lstrip("+") + "@s.whatsapp.net"
+
     def store_files(self) -> list[Path]:
         return [self.auth_path] if self.auth_path.exists() else []
 
@@ -178,11 +296,17 @@ class SandboxSession(EngineSession):
 class SandboxEngine(Engine):
     name = "sandbox"
 
-    def __init__(self, qr_schedule: tuple[float, ...] = (60, 20, 20, 20, 20, 20)) -> None:
+    def __init__(
+        self, qr_schedule: tuple[float, ...] = (60, 20, 20, 20, 20, 20), network: SandboxNetwork | None = None
+    ) -> None:
         self.qr_schedule = qr_schedule
+        self.network = network or SandboxNetwork()
 
     def open_session(self, spec: SessionSpec, store_dir: Path, emit: Emit) -> EngineSession:
-        return SandboxSession(spec, store_dir, emit, self.qr_schedule)
+        return SandboxSession(spec, store_dir, emit, self.qr_schedule, self.network)
+
+    async def close(self) -> None:
+        await self.network.close()
 
     @staticmethod
     def restore(store_dir: Path, snapshot: bytes) -> None:

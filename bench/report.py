@@ -1,0 +1,133 @@
+"""Tables for the terminal and the JSON file under bench/results/."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=False)) + " |"
+
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)])
+
+
+def _s(value: float | None, wait: dict[str, Any] | None = None) -> str:
+    if value is not None:
+        return f"{value:.1f} s"
+    if wait is None:
+        return "not reached"
+    why = "stalled (no progress for 60 s)" if wait["stalled"] else "timed out"
+    return f"NOT REACHED: {wait['reached']}, {why}; states {wait['states']}"
+
+
+def _calls(calls: dict[str, Any]) -> str:
+    failed = ", ".join(f"{k} x{v}" for k, v in calls["failed"].items()) or "none"
+    return (
+        f"{calls['ok']} in {calls['seconds']:.1f} s = {calls['per_second']:.0f}/s "
+        f"(p50 {calls['p50_ms']:.0f} ms, p95 {calls['p95_ms']:.0f} ms, max {calls['max_ms']:.0f} ms; "
+        f"failed: {failed}; retries {calls['retries']})"
+    )
+
+
+def sandbox_table(result: dict[str, Any]) -> str:
+    mem, gw, rs, waits = result["worker_memory"], result["gateway_memory"], result["restart"], result["waits"]
+    n = result["sessions"]
+    redis = "with REDIS_URL" if result["worker_redis"] else "without REDIS_URL"
+    rows = [
+        [
+            "sessions on one worker",
+            f"{result['created']} created of {n} requested ({result['pool']} API calls in flight; worker {redis})",
+        ],
+        ["API: create", _calls(result["create"])],
+        ["all showing scan_qr", f"{_s(result['all_scan_qr_seconds'], waits['scan_qr'])} after the first create"],
+        ["API: sandbox scan", _calls(result["scan"])],
+        [
+            "all connected",
+            f"{_s(result['connected_after_first_scan_seconds'], waits['connected'])} after the first scan, "
+            f"{_s(result['connected_after_first_create_seconds'])} after the first create",
+        ],
+        [
+            "all snapshots in object storage",
+            f"{_s(result['all_snapshots_seconds'], waits['snapshots'])} after the first scan",
+        ],
+        [
+            "worker RSS",
+            f"{mem['rss_before_mb']:.1f} MB before any session -> {mem['rss_connected_mb']:.1f} MB with "
+            f"{result['connected']} connected (peak {mem['peak_mb']:.1f} MB)",
+        ],
+        ["worker RSS per connected session", f"{mem['kb_per_session']} KB"],
+        ["worker RSS after idle", f"{mem['rss_after_idle_mb']:.1f} MB after {mem['idle_seconds']:.0f} s more"],
+        [
+            "gateway RSS",
+            f"{gw['rss_before_mb']:.1f} MB -> {gw['rss_connected_mb']:.1f} MB (peak {gw['peak_mb']:.1f} MB, "
+            f"{gw['rss_after_idle_mb']:.1f} MB after idle)",
+        ],
+        ["API: list all sessions (200/page)", f"p50 {result['list_all_ms_p50']:.0f} ms"],
+        ["restart: SIGTERM -> exit", f"{rs['shutdown_seconds']:.1f} s (exit code {rs['exit_code']})"],
+        ["restart: sessions released", f"{_s(rs['released_seconds'])}; while down: {rs['states_while_down']}"],
+        ["restart: worker registered", f"{rs['register_seconds']:.1f} s after start"],
+        [
+            "restart: all connected, no scan",
+            f"{_s(rs['all_connected_seconds'], rs['wait'])} after start "
+            f"(restored from object storage: {rs['restored_from_object_storage']})",
+        ],
+        ["restart: worker RSS", f"{rs['rss_connected_mb']:.1f} MB (peak {rs['peak_mb']:.1f} MB)"],
+        ["log lines", "; ".join(f"{k}: {v}" for k, v in result["log_problems"].items())],
+    ]
+    return table(["sandbox engine, one worker", "figure"], rows)
+
+
+def neonize_table(result: dict[str, Any]) -> str:
+    rows = []
+    for run in result["runs"]:
+        if not run.get("dialing"):
+            rows.append([str(run["sessions"]), "-", "-", "-", "-", "-", "-", "-", "-", _survival(run)])
+            continue
+        loaded, dialing = run["engine_loaded"], run["dialing"]
+        per = (dialing["rss_mb"] - loaded["rss_mb"]) / max(run["sessions"], 1)
+        states = ", ".join(f"{k} {v}" for k, v in sorted(run["final_states"].items()))
+        rows.append(
+            [
+                str(run["sessions"]),
+                f"{loaded['rss_mb']:.1f}",
+                f"{run['rss_at_5s_mb']:.1f} -> {dialing['rss_mb']:.1f}",
+                f"{dialing['peak_mb']:.1f}",
+                f"{per:.2f}",
+                f"{dialing['threads']}",
+                f"{loaded['fds']} -> {dialing['fds']}",
+                str(run["failed_connects"]),
+                states,
+                _survival(run),
+            ]
+        )
+    headers = [
+        "sessions", "RSS engine loaded MB", "RSS at 5 s -> end MB", "peak MB", "MB/session in run",
+        "threads", "fds", "failed dials", "states at end", "process",
+    ]  # fmt: skip
+    marginal = ", ".join(f"{k}: {v:.2f} MB/session" for k, v in result["marginal_mb_per_session"].items())
+    return table(headers, rows) + f"\nmarginal RSS between runs (end of window): {marginal or 'n/a'}"
+
+
+def _survival(run: dict[str, Any]) -> str:
+    if run["survived"]:
+        stop = "stopped" if run.get("stopped_in_time") else "stop overran"
+        return f"survived, {stop} in {run.get('stop_seconds', 0):.1f} s"
+    if run["timed_out"]:
+        return "killed: over its time limit"
+    return f"DIED (exit {run['exit_code']}{', Go abort' if run['go_abort'] else ''})"
+
+
+def write_json(document: dict[str, Any], started: datetime) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"bench-{started:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    (RESULTS / "latest.json").write_text(path.read_text())
+    return path

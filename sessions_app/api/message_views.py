@@ -1,0 +1,208 @@
+"""The messages API: send, history, chats, media, read receipts, number checks and typing presence."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.db.models import Count, Max, Q
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Scope
+from paas.api.errors import APIError
+from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace, scope_to_workspace
+from sessions_app.api.message_serializers import (
+    ChatSerializer,
+    CheckNumbersSerializer,
+    MarkReadSerializer,
+    MessageSendSerializer,
+    MessageSerializer,
+    PresenceSerializer,
+)
+from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
+from sessions_app.services import idempotency, messaging
+from sessions_app.services.send import message_send
+
+
+class SessionScopedMixin(WorkspaceScopedAPIMixin):
+    def session(self) -> WhatsAppSession:
+        view: Any = self  # a DRF view: request and kwargs come from it
+        sessions = scope_to_workspace(WhatsAppSession.objects.all(), request_workspace(view.request))
+        session = sessions.filter(pk=view.kwargs["pk"]).first()
+        if session is None:
+            raise APIError("not_found", "No such session in this workspace.", status_code=404)
+        return session
+
+
+class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
+    """GET: the session's messages (filter by chat, direction, status, time). POST: send one."""
+
+    queryset = Message.objects.select_related("session")
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": Scope.MESSAGES_READ, "POST": Scope.MESSAGES_SEND}
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self) -> Any:
+        messages = super().get_queryset().filter(session=self.session())
+        params = self.request.query_params
+        if params.get("chat"):
+            messages = messages.filter(chat_jid=params["chat"])
+        if params.get("direction") in Direction.values:
+            messages = messages.filter(direction=params["direction"])
+        if params.get("status") in MessageStatus.values:
+            messages = messages.filter(status=params["status"])
+        if params.get("since"):
+            messages = messages.filter(created_at__gte=params["since"])
+        if params.get("until"):
+            messages = messages.filter(created_at__lt=params["until"])
+        return messages
+
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str, required=False) for n in ("chat", "direction", "status", "since", "until")]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=MessageSendSerializer,
+        responses={202: MessageSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        session = self.session()
+        data = _send_data(request)
+        form = MessageSendSerializer(data=data)
+        form.is_valid(raise_exception=True)
+        upload = request.FILES.get("file")
+
+        def handle() -> tuple[int, Any]:
+            message = message_send(session=session, data=form.validated_data, upload=upload)
+            return status.HTTP_202_ACCEPTED, dict(MessageSerializer(message).data)
+
+        key = request.headers.get("Idempotency-Key")
+        if key:
+            # The request as parsed, so the same body in another key order or encoding counts as the same.
+            parts = [str(session.pk).encode(), json.dumps(data, sort_keys=True, default=str).encode()]
+            if upload:
+                parts.append(upload.read())
+                upload.seek(0)
+            fingerprint = idempotency.body_hash(parts)
+            replay = idempotency.run_once(
+                workspace=request_workspace(request), key=key, fingerprint=fingerprint, handle=handle
+            )
+            code, body = replay.status, replay.body
+        else:
+            code, body = handle()
+        wait = form.validated_data.get("wait")
+        if wait:
+            body = _wait_until_sent(body["id"], wait) or body
+        return Response(body, status=code)
+
+
+def _send_data(request: Request) -> Any:
+    if request.content_type.startswith("multipart/"):
+        # Multipart: fields are flat; media options come as media.mime_type / media.filename.
+        data: dict[str, Any] = {k: v for k, v in request.data.items() if k != "file" and not k.startswith("media.")}
+        media = {k.split(".", 1)[1]: v for k, v in request.data.items() if k.startswith("media.")}
+        if media:
+            data["media"] = media
+        return data
+    return request.data
+
+
+def _wait_until_sent(message_id: str, wait: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        message = Message.objects.get(pk=message_id)
+        if message.status != MessageStatus.QUEUED:
+            return dict(MessageSerializer(message).data)
+        time.sleep(0.05)
+    return dict(MessageSerializer(Message.objects.get(pk=message_id)).data)
+
+
+class MessageDetailView(WorkspaceScopedAPIMixin, generics.RetrieveAPIView[Message]):
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": Scope.MESSAGES_READ}
+
+
+class MessageMediaView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Message]):
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    required_scopes = {"GET": Scope.MESSAGES_READ}
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, pk: str) -> Any:
+        from django.core.files.storage import default_storage
+
+        message = self.get_object()
+        if not message.media_path:
+            raise APIError("no_media", "This message has no media.", status_code=404)
+        handle = default_storage.open(message.media_path, "rb")
+        response = FileResponse(handle, content_type=message.media_mime or "application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{message.media_filename or "media"}"'
+        return response
+
+
+class ChatListView(SessionScopedMixin, APIView):
+    required_scopes = {"GET": Scope.MESSAGES_READ}
+
+    @extend_schema(responses=ChatSerializer(many=True))
+    def get(self, request: Request, pk: str) -> Response:
+        session = self.session()
+        chats = (
+            Message.objects.filter(session=session)
+            .values("chat_jid")
+            .annotate(last=Max("created_at"), unread=Count("pk", filter=Q(unread=True)))
+            .order_by("-last")[:200]
+        )
+        result = []
+        for chat in chats:
+            last = Message.objects.filter(session=session, chat_jid=chat["chat_jid"]).order_by("-created_at").first()
+            result.append(
+                {"chat_jid": chat["chat_jid"], "unread": chat["unread"], "last_message": MessageSerializer(last).data}
+            )
+        return Response({"results": result})
+
+
+class MarkReadView(SessionScopedMixin, APIView):
+    required_scopes = {"POST": Scope.MESSAGES_SEND}
+
+    @extend_schema(request=MarkReadSerializer, responses={200: MessageSerializer(many=True)})
+    def post(self, request: Request, pk: str) -> Response:
+        form = MarkReadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        marked = messaging.mark_read(session=self.session(), message_ids=form.validated_data["message_ids"])
+        return Response({"marked": [str(m.pk) for m in marked]})
+
+
+class CheckNumbersView(SessionScopedMixin, APIView):
+    required_scopes = {"POST": Scope.MESSAGES_READ}
+
+    @extend_schema(request=CheckNumbersSerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        form = CheckNumbersSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(
+            {"results": messaging.check_numbers(session=self.session(), phones=form.validated_data["phones"])}
+        )
+
+
+class PresenceView(SessionScopedMixin, APIView):
+    required_scopes = {"POST": Scope.MESSAGES_SEND}
+
+    @extend_schema(request=PresenceSerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        form = PresenceSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        messaging.send_presence(
+            session=self.session(), to=form.validated_data["to"], state=form.validated_data["state"]
+        )
+        return Response({"ok": True}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,27 @@
+"""The sessions app's models, split by concern: sessions and their events, messages."""
+
+from sessions_app.models.messages import (
+    MEDIA_TYPES,
+    STATUS_RANK,
+    Direction,
+    IdempotencyRecord,
+    Message,
+    MessageStatus,
+    MessageType,
+)
+from sessions_app.models.sessions import Desired, PairingMethod, SessionEvent, SessionState, WhatsAppSession
+
+__all__ = [
+    "MEDIA_TYPES",
+    "STATUS_RANK",
+    "Desired",
+    "Direction",
+    "IdempotencyRecord",
+    "Message",
+    "MessageStatus",
+    "MessageType",
+    "PairingMethod",
+    "SessionEvent",
+    "SessionState",
+    "WhatsAppSession",
+]

@@ -1,0 +1,157 @@
+"""Message events from workers: statuses of what we sent, and what arrived. Each updates the stored message and is
+published to the workspace (the live stream and webhooks build on the same publication)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sessions_app.models import STATUS_RANK, Direction, Message, MessageStatus, MessageType, WhatsAppSession
+from sessions_app.services.recipients import jid_phone
+from sessions_app.services.state import group_send_after_commit
+
+logger = logging.getLogger(__name__)
+_TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
+
+
+def message_status_changed(message: Message) -> None:
+    from sessions_app.api.message_serializers import MessageSerializer
+
+    group_send_after_commit(
+        message.workspace_id, {"type": "message.update", "message": dict(MessageSerializer(message).data)}
+    )
+
+
+def _when(value: Any) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return timezone.now()
+
+
+def advance(message: Message, status: str, at: datetime) -> bool:
+    """Move an outbound message forward (queued → sent → delivered → read → played); never backwards."""
+    if message.status == MessageStatus.FAILED or STATUS_RANK.get(status, -1) <= STATUS_RANK.get(message.status, -1):
+        return False
+    message.status = status
+    setattr(message, _TIME_FIELD[status], at)
+    message.save(update_fields=["status", _TIME_FIELD[status], "wa_id", "timestamp"])
+    message_status_changed(message)
+    return True
+
+
+def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    message = Message.objects.select_for_update().filter(session=session, pk=str(data.get("message_id"))).first()
+    if message is None:
+        return
+    message.wa_id = str(data.get("wa_id", ""))[:100]
+    message.timestamp = _when(data.get("timestamp"))
+    if advance(message, MessageStatus.SENT, message.timestamp) and message.target_id:
+        _apply_to_target(message)
+
+
+def _apply_to_target(message: Message) -> None:
+    """Our own reaction, edit or delete went out: the message it refers to shows it too."""
+    target = Message.objects.select_for_update().get(pk=str(message.target_id))
+    if message.type == MessageType.REACTION:
+        emoji = message.content.get("emoji", "")
+        reactions = {k: v for k, v in target.reactions.items() if k != message.sender_jid}
+        target.reactions = {**reactions, message.sender_jid: emoji} if emoji else reactions
+    elif message.type == MessageType.EDIT:
+        target.content = {**target.content, "text": message.content.get("text", ""), "edited": True}
+        target.edited_at = message.timestamp
+    elif message.type == MessageType.DELETE:
+        target.revoked_at = message.timestamp
+    target.save(update_fields=["reactions", "content", "edited_at", "revoked_at"])
+    message_status_changed(target)
+
+
+def on_failed(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    updated = Message.objects.filter(
+        session=session, pk=str(data.get("message_id")), status=MessageStatus.QUEUED
+    ).update(status=MessageStatus.FAILED, failure_reason=str(data.get("reason", "failed"))[:200])
+    if updated:
+        message_status_changed(Message.objects.get(pk=str(data.get("message_id"))))
+
+
+def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    status = str(data.get("type", ""))
+    if status not in ("delivered", "read", "played"):
+        return
+    at = _when(data.get("timestamp"))
+    wa_ids = [str(x) for x in data.get("wa_ids", [])][:1000]
+    for message in Message.objects.select_for_update().filter(
+        session=session, direction=Direction.OUTBOUND, wa_id__in=wa_ids
+    ):
+        advance(message, status, at)
+
+
+def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    kind = str(data.get("type", "text"))
+    wa_id = str(data.get("wa_id", ""))[:100]
+    target_wa_id = (data.get("target") or {}).get("wa_id", "")
+    target = Message.objects.filter(session=session, wa_id=target_wa_id).first() if target_wa_id else None
+    sender_jid = str(data.get("sender_jid", ""))
+    sender_phone = str(data.get("sender_phone") or jid_phone(sender_jid) or jid_phone(str(data.get("sender_alt", ""))))
+    if kind == MessageType.REACTION and target is not None:
+        reactions = dict(target.reactions)
+        emoji = str((data.get("content") or {}).get("emoji", ""))
+        if emoji:
+            reactions[sender_jid] = emoji
+        else:
+            reactions.pop(sender_jid, None)  # an empty reaction takes it back
+        target.reactions = reactions
+        target.save(update_fields=["reactions"])
+        message_status_changed(target)
+    elif kind == MessageType.EDIT and target is not None:
+        target.content = {**target.content, "text": (data.get("content") or {}).get("text", ""), "edited": True}
+        target.edited_at = _when(data.get("timestamp"))
+        target.save(update_fields=["content", "edited_at"])
+        message_status_changed(target)
+    elif kind == MessageType.DELETE and target is not None:
+        target.revoked_at = _when(data.get("timestamp"))
+        target.save(update_fields=["revoked_at"])
+        message_status_changed(target)
+    quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
+    media = data.get("media") or {}
+    message = Message(
+        workspace_id=session.workspace_id,
+        session=session,
+        direction=Direction.INBOUND,
+        type=kind if kind in MessageType.values else MessageType.TEXT,
+        chat_jid=str(data.get("chat_jid", sender_jid))[:100],
+        sender_jid=sender_jid[:100],
+        sender_phone=sender_phone[:20],
+        push_name=str(data.get("push_name", ""))[:100],
+        content=data.get("content") or {},
+        media_path=str(media.get("path", ""))[:300],
+        media_mime=str(media.get("mime", ""))[:100],
+        media_size=media.get("size"),
+        media_sha256=str(media.get("sha256", ""))[:64],
+        media_filename=str(media.get("filename", ""))[:255],
+        reply_to=Message.objects.filter(session=session, wa_id=quoted_wa_id).first() if quoted_wa_id else None,
+        target=target,
+        wa_id=wa_id,
+        status=MessageStatus.RECEIVED,
+        timestamp=_when(data.get("timestamp")),
+        unread=kind not in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE),
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        return  # the same WhatsApp message again (a redelivery): stored once
+    message_status_changed(message)
+
+
+HANDLERS = {
+    "message.sent": on_sent,
+    "message.failed": on_failed,
+    "message.receipt": on_receipt,
+    "message.received": on_received,
+}

@@ -1,0 +1,105 @@
+"""The outbox: queued messages travel to the session's worker in order, until each is sent, fails or expires.
+
+The gateway hands a session's queued messages to its worker in one ordered batch; the worker keeps them on disk,
+paces them (per-session token bucket) and sends each id at most once. A batch the worker did not take is offered
+again: when the session (re)connects, on a new epoch (failover), and by the periodic sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from paas.api.errors import APIError
+from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
+
+logger = logging.getLogger(__name__)
+BATCH = 500
+
+
+def dispatch_after_commit(session_id: Any) -> None:
+    transaction.on_commit(lambda: _enqueue_dispatch(str(session_id)))
+
+
+def _enqueue_dispatch(session_id: str) -> None:
+    from sessions_app.tasks import dispatch_outbox
+
+    try:
+        dispatch_outbox.delay(session_id)
+    except Exception:
+        # The broker is down: the message is stored as queued, and the periodic sweep offers it again.
+        logger.warning("could not enqueue the outbox of session %s; the sweep will", session_id, exc_info=True)
+
+
+def undispatched(session: WhatsAppSession) -> Any:
+    return Message.objects.filter(session=session, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED).filter(
+        Q(dispatched_epoch__isnull=True) | ~Q(dispatched_epoch=session.epoch)
+    )
+
+
+def dispatch(session_id: str) -> int:
+    """Offer the session's undispatched queued messages to its worker; the number it took."""
+    from sessions_app.services.send import message_payload
+    from workers_app.commands import call_worker
+
+    session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
+    if session is None or session.worker is None or session.state != SessionState.CONNECTED:
+        return 0  # offered again when it connects
+    expire_overdue(session)
+    messages = list(undispatched(session).select_related("reply_to", "target").order_by("created_at")[:BATCH])
+    if not messages:
+        return 0
+    body = {
+        "epoch": session.epoch,
+        "rate_per_minute": session_rate(session),
+        "messages": [message_payload(message) for message in messages],
+    }
+    try:
+        answer = call_worker(session.worker, f"/sessions/{session.pk}/outbox", body, timeout=10)
+    except APIError as error:
+        logger.info("outbox of session %s not handed over (%s); retried later", session.pk, error)
+        raise
+    taken = [str(x) for x in answer.get("accepted", [])]
+    Message.objects.filter(pk__in=taken, status=MessageStatus.QUEUED).update(dispatched_epoch=session.epoch)
+    return len(taken)
+
+
+def session_rate(session: WhatsAppSession) -> int:
+    from django.conf import settings
+
+    return min(session.send_rate_per_minute or settings.SEND_RATE_PER_MINUTE, settings.SEND_RATE_MAX_PER_MINUTE)
+
+
+def expire_overdue(session: WhatsAppSession | None = None) -> int:
+    """Queued messages past their expiry fail with reason "expired" (the worker checks too, before sending)."""
+    overdue = Message.objects.filter(status=MessageStatus.QUEUED, expires_at__lte=timezone.now())
+    if session is not None:
+        overdue = overdue.filter(session=session)
+    from sessions_app.services.events import message_status_changed
+
+    count = 0
+    for message in overdue.select_related("session")[:1000]:
+        with transaction.atomic():
+            updated = Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
+                status=MessageStatus.FAILED, failure_reason="expired"
+            )
+            if updated:
+                message.status, message.failure_reason = MessageStatus.FAILED, "expired"
+                message_status_changed(message)
+                count += 1
+    return count
+
+
+def sessions_with_waiting_messages() -> list[str]:
+    ids = (
+        Message.objects.filter(
+            direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, session__state=SessionState.CONNECTED
+        )
+        .values_list("session_id", flat=True)
+        .distinct()[:1000]
+    )
+    return [str(x) for x in ids]
