@@ -20,6 +20,10 @@ from workers_app.models import Worker
 logger = logging.getLogger(__name__)
 
 
+class InvalidEvent(ValueError):
+    """An event whose data can never be applied: refused for good, so the worker stops resending it."""
+
+
 @dataclass
 class IngestResult:
     accepted: list[str] = field(default_factory=list)
@@ -57,6 +61,8 @@ def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
         return "stale_epoch"
     try:
         with transaction.atomic():
+            if event["type"] == "session.state" and (event.get("data") or {}).get("state") not in SessionState.values:
+                raise InvalidEvent(f"unknown session state {(event.get('data') or {}).get('state')!r}")
             SessionEvent.objects.create(
                 id=event["id"],
                 session=session,
@@ -68,6 +74,9 @@ def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
             )
     except IntegrityError:
         return "duplicate"  # the same event arrived twice at once
+    except InvalidEvent as invalid:
+        logger.warning("event %s of worker %s refused: %s", event["id"], worker.name, invalid)
+        return "invalid_event"
     apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
     return "accepted"
 
@@ -112,8 +121,6 @@ def _apply_state(session: WhatsAppSession, data: dict[str, Any]) -> None:
         # Parked: the worker let go of it, and only the customer starts it again.
         session.desired, session.worker = Desired.STOP, None
         fields += ["desired", "worker"]
-    if state not in SessionState.values:
-        raise ValueError(f"unknown session state {state!r}")
     set_state(session, state, reason, fields=tuple(fields))
     if state == SessionState.CONNECTED:
         dispatch_after_commit(session.pk)  # messages queued while it was away go out now

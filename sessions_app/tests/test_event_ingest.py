@@ -136,11 +136,39 @@ def test_a_rejected_event_does_not_hold_up_the_rest_of_its_batch(hosted: tuple[W
     assert reloaded(session).qr_code == "2@new"
 
 
-def test_an_event_that_cannot_be_applied_stays_unconfirmed_and_the_rest_goes_through(
+def test_an_event_with_data_that_can_never_apply_is_refused_for_good_and_the_rest_goes_through(
     hosted: tuple[Worker, str, WhatsAppSession],
 ) -> None:
     _, raw, session = hosted
     broken = event(session, "session.state", {"state": "exploded"})
+    fine = event(session, "session.qr", {"code": "2@fine"})
+
+    answer = post(raw, [broken, fine])
+
+    assert answer == {
+        "accepted": [fine["id"]],
+        "duplicates": [],
+        "rejected": [{"id": broken["id"], "code": "invalid_event"}],
+    }
+    assert list(SessionEvent.objects.values_list("type", flat=True)) == ["session.qr"]
+    assert reloaded(session).state == SessionState.SCAN_QR
+
+
+def test_an_event_that_fails_unexpectedly_stays_unconfirmed_so_the_worker_retries_it(
+    hosted: tuple[Worker, str, WhatsAppSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessions_app.services import ingest
+
+    _, raw, session = hosted
+    real = ingest.apply_event
+
+    def flaky(target: WhatsAppSession, kind: str, data: dict[str, Any], occurred_at: Any) -> None:
+        if data.get("code") == "2@boom":
+            raise RuntimeError("database hiccup")
+        real(target, kind, data, occurred_at)
+
+    monkeypatch.setattr(ingest, "apply_event", flaky)
+    broken = event(session, "session.qr", {"code": "2@boom"})
     fine = event(session, "session.qr", {"code": "2@fine"})
 
     answer = post(raw, [broken, fine])
