@@ -33,8 +33,9 @@ NEONIZE_NOTES = """\
 notes: WhatsApp is unreachable here (DNS fails at once), so every dial fails in milliseconds and the sessions spend the
 window in the engine's retry/backoff loop (NeonizeConfig defaults: backoff 1 s doubling to 60 s, parked as failed after
 8 consecutive failures). These are costs of sessions that are not logged in; a logged-in session (keys, app state, a
-live websocket) costs more. "MB/session in run" = (RSS at end - RSS with the engine loaded) / sessions; each failed
-dial also leaks a little (NEONIZE.md: ~0.2 MB and a descriptor), which is why RSS and fds grow over the window."""
+live websocket) costs more. MB/session = (RSS - RSS with the engine loaded) / sessions, at 1 s (about one dial each)
+and at the end of the window. After 5 s RSS grows only through retries: "MB per dial" is that growth per failed dial
+(NEONIZE.md: a failed connect leaks ~0.2 MB and a descriptor that stop() does not free)."""
 
 
 def positive_counts(text: str) -> list[int]:
@@ -75,6 +76,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def unreached(result: dict[str, Any]) -> list[str]:
+    waits = {**result["waits"], "restart": result["restart"]["wait"]}
+    return [name for name, wait in waits.items() if wait["seconds"] is None]
+
+
 def sandbox(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     deployment = Deployment.prepare(tmp, api_rate_limit="1000000/min")
     try:
@@ -110,6 +116,10 @@ def main(argv: list[str]) -> int:
         try:
             document["sandbox"] = sandbox(args, tmp)
             print(sandbox_table(document["sandbox"]) + "\n" + SANDBOX_NOTES, flush=True)
+            missed = unreached(document["sandbox"])
+            if missed:
+                failed = True
+                print(f"INCOMPLETE: {', '.join(missed)} did not complete (see the table)", file=sys.stderr)
         except Exception as error:
             failed = True
             document["sandbox"] = {"error": repr(error), "traceback": traceback.format_exc()}

@@ -60,13 +60,16 @@ def probe(count: int, seconds: float, hard_timeout: float) -> dict[str, Any]:
 def run_neonize(counts: list[int], seconds: float) -> dict[str, Any]:
     runs = [probe(count, seconds, hard_timeout=seconds + 30) for count in counts]
     by_count = {run["sessions"]: run for run in runs if run.get("dialing")}
-    marginal: dict[str, float] = {}
     ordered = sorted(by_count)
-    for low, high in itertools.pairwise(ordered):
-        delta = by_count[high]["dialing"]["rss_mb"] - by_count[low]["dialing"]["rss_mb"]
-        marginal[f"{low}->{high}"] = round(delta / (high - low), 2)
-    if len(ordered) >= 2:
-        low, high = ordered[0], ordered[-1]
-        delta = by_count[high]["dialing"]["rss_mb"] - by_count[low]["dialing"]["rss_mb"]
-        marginal[f"{low}->{high}"] = round(delta / (high - low), 2)
+    pairs = list(itertools.pairwise(ordered))
+    if len(ordered) > 2:
+        pairs.append((ordered[0], ordered[-1]))
+    marginal: dict[str, dict[str, float]] = {}
+    for moment, key in (("at 5 s", "rss_at_5s_mb"), ("at the end", "end")):
+        figures = marginal.setdefault(moment, {})
+        for low, high in pairs:
+            rss_low, rss_high = (
+                by_count[c]["dialing"]["rss_mb"] if key == "end" else by_count[c][key] for c in (low, high)
+            )
+            figures[f"{low}->{high}"] = round((rss_high - rss_low) / (high - low), 2)
     return {"window_seconds": seconds, "runs": runs, "marginal_mb_per_session": marginal}

@@ -69,7 +69,8 @@ async def run(count: int, data_dir: Path, seconds: float, stop_budget: float) ->
     samples: list[dict[str, float]] = []
     while (elapsed := time.monotonic() - started) < seconds:
         await asyncio.sleep(min(1.0, seconds - elapsed))
-        samples.append({"t": round(time.monotonic() - started, 1), **snapshot()})
+        dials = reasons.get("connect_failed", 0)
+        samples.append({"t": round(time.monotonic() - started, 1), **snapshot(), "failed_dials": dials})
     dialing = snapshot()
 
     stopping = time.monotonic()
@@ -80,20 +81,29 @@ async def run(count: int, data_dir: Path, seconds: float, stop_budget: float) ->
     except TimeoutError:
         stopped_in_time = False
     stop_seconds = time.monotonic() - stopping
-    first_full = next((s for s in samples if s["t"] >= min(5.0, seconds)), samples[0] if samples else dialing)
+    early = samples[0] if samples else {**dialing, "failed_dials": 0}
+    at_5s = next((s for s in samples if s["t"] >= min(5.0, seconds)), early)
+    dials = reasons.get("connect_failed", 0)
+    later_dials = dials - int(at_5s["failed_dials"])
     return {
         "sessions": count,
         "window_seconds": seconds,
         "before_import": before_import,
         "engine_loaded": engine_loaded,
         "dialing": dialing,
-        "rss_at_5s_mb": first_full["rss_mb"],
+        "rss_at_1s_mb": early["rss_mb"],
+        "rss_at_5s_mb": at_5s["rss_mb"],
+        "mb_per_session_at_1s": round((early["rss_mb"] - engine_loaded["rss_mb"]) / count, 2),
+        # Growth after 5 s comes from retries alone (no new sessions): RSS per failed dial.
+        "mb_per_failed_dial_after_5s": round((dialing["rss_mb"] - at_5s["rss_mb"]) / later_dials, 3)
+        if later_dials > 0
+        else None,
         "samples": samples,
         "state_events": dict(states),
         "final_states": dict(Counter(latest.get(sid, "starting") for sid in ids)),
         "reasons": dict(reasons),
         "other_events": dict(other),
-        "failed_connects": reasons.get("connect_failed", 0),
+        "failed_dials": dials,
         "stop_seconds": round(stop_seconds, 2),
         "stopped_in_time": stopped_in_time,
         "connect_threads_left": sum(1 for t in threading.enumerate() if t.name.startswith("neonize-connect")),

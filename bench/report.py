@@ -60,11 +60,21 @@ def sandbox_table(result: dict[str, Any]) -> str:
         ],
         [
             "worker RSS",
-            f"{mem['rss_before_mb']:.1f} MB before any session -> {mem['rss_connected_mb']:.1f} MB with "
-            f"{result['connected']} connected (peak {mem['peak_mb']:.1f} MB)",
+            f"{mem['rss_before_mb']:.1f} MB before any session -> {mem['rss_scan_qr_mb']:.1f} MB with "
+            f"{result['created']} showing QR codes -> {mem['rss_connected_mb']:.1f} MB with {result['connected']} "
+            f"connected (peak {mem['peak_mb']:.1f} MB)",
         ],
-        ["worker RSS per connected session", f"{mem['kb_per_session']} KB"],
-        ["worker RSS after idle", f"{mem['rss_after_idle_mb']:.1f} MB after {mem['idle_seconds']:.0f} s more"],
+        [
+            "worker RSS per session",
+            f"{mem['kb_per_session']} KB overall (connected - before) / N; marginal "
+            f"{mem['marginal_kb_per_pairing_session']} KB from 25% to 100% of N pairing; "
+            f"+{mem['kb_per_session_to_connect']} KB each to connect",
+        ],
+        [
+            "idle (heartbeats only)",
+            f"over {mem['idle_seconds']:.0f} s: worker {mem['idle_cpu_percent']:.0f}% CPU, RSS "
+            f"{mem['rss_after_idle_mb']:.1f} MB after; gateway {gw['idle_cpu_percent']:.0f}% CPU",
+        ],
         [
             "gateway RSS",
             f"{gw['rss_before_mb']:.1f} MB -> {gw['rss_connected_mb']:.1f} MB (peak {gw['peak_mb']:.1f} MB, "
@@ -89,31 +99,35 @@ def neonize_table(result: dict[str, Any]) -> str:
     rows = []
     for run in result["runs"]:
         if not run.get("dialing"):
-            rows.append([str(run["sessions"]), "-", "-", "-", "-", "-", "-", "-", "-", _survival(run)])
+            rows.append([str(run["sessions"]), *["-"] * 9, _survival(run)])
             continue
         loaded, dialing = run["engine_loaded"], run["dialing"]
-        per = (dialing["rss_mb"] - loaded["rss_mb"]) / max(run["sessions"], 1)
         states = ", ".join(f"{k} {v}" for k, v in sorted(run["final_states"].items()))
+        leak = run["mb_per_failed_dial_after_5s"]
         rows.append(
             [
                 str(run["sessions"]),
                 f"{loaded['rss_mb']:.1f}",
-                f"{run['rss_at_5s_mb']:.1f} -> {dialing['rss_mb']:.1f}",
-                f"{dialing['peak_mb']:.1f}",
-                f"{per:.2f}",
+                f"{run['rss_at_1s_mb']:.1f} / {run['rss_at_5s_mb']:.1f} / {dialing['rss_mb']:.1f}",
+                f"{run['mb_per_session_at_1s']:.2f}",
+                f"{(dialing['rss_mb'] - loaded['rss_mb']) / max(run['sessions'], 1):.2f}",
+                str(run["failed_dials"]),
+                "-" if leak is None else f"{leak:.2f}",
                 f"{dialing['threads']}",
                 f"{loaded['fds']} -> {dialing['fds']}",
-                str(run["failed_connects"]),
                 states,
                 _survival(run),
             ]
         )
     headers = [
-        "sessions", "RSS engine loaded MB", "RSS at 5 s -> end MB", "peak MB", "MB/session in run",
-        "threads", "fds", "failed dials", "states at end", "process",
+        "sessions", "RSS engine loaded MB", "RSS at 1 s / 5 s / end MB", "MB/session at 1 s", "MB/session at end",
+        "failed dials", "MB per dial after 5 s", "threads", "fds", "states at end", "process",
     ]  # fmt: skip
-    marginal = ", ".join(f"{k}: {v:.2f} MB/session" for k, v in result["marginal_mb_per_session"].items())
-    return table(headers, rows) + f"\nmarginal RSS between runs (end of window): {marginal or 'n/a'}"
+    lines = [table(headers, rows)]
+    for moment, figures in result["marginal_mb_per_session"].items():
+        text = ", ".join(f"{k}: {v:.2f}" for k, v in figures.items())
+        lines.append(f"marginal RSS between runs ({moment}), MB per session: {text or 'n/a'}")
+    return "\n".join(lines)
 
 
 def _survival(run: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.api import Api, percentile
 from bench.deployment import Deployment
-from bench.procs import Process, peak_mb, rss_mb
+from bench.procs import Process, cpu_seconds, peak_mb, rss_mb
 
 ENROLLED = "enrolled as worker"
 REREGISTERED = "re-registered as worker"
@@ -44,6 +44,31 @@ async def settled_rss(pid: int, seconds: float) -> float:
         await asyncio.sleep(0.25)
     samples.append(rss_mb(pid))
     return round(statistics.median(samples[-5:]), 1)
+
+
+class HostedSampler:
+    """Samples (sessions the worker hosts, its RSS) twice a second through its unauthenticated /healthz."""
+
+    def __init__(self, api: Api, worker: Process) -> None:
+        self.api, self.worker = api, worker
+        self.samples: list[tuple[int, float]] = []
+
+    async def run(self, max_samples: int = 10_000) -> None:
+        while len(self.samples) < max_samples:
+            try:
+                response = await self.api.client.get(f"{self.worker.url}/healthz", timeout=5)
+                self.samples.append((int(response.json()["sessions"]), rss_mb(self.worker.pid)))
+            except Exception:  # noqa: S110 - a missed sample is fine
+                pass
+            await asyncio.sleep(0.5)
+
+    def marginal_kb(self, total: int, rss_at_total: float) -> float | None:
+        """KB per session from a quarter of ``total`` hosted to all of them: one-time warm-up (lazy imports, thread
+        pools, the Redis client) happens with the first sessions and is left out."""
+        first = next(((h, r) for h, r in self.samples if h >= max(total // 4, 1)), None)
+        if first is None or total - first[0] <= 0:
+            return None
+        return round((rss_at_total - first[1]) * 1024 / (total - first[0]), 1)
 
 
 def connected_since(moment: datetime) -> Any:
@@ -93,6 +118,8 @@ async def run_sandbox(deployment: Deployment, options: SandboxOptions) -> dict[s
 
     api = Api(gateway.url, deployment.api_key, pool=options.pool)
     try:
+        sampler = HostedSampler(api, worker)
+        sampling = asyncio.ensure_future(sampler.run())
         # 1. create N sessions
         t0 = time.monotonic()
         calls, created = await api.post_many(
@@ -107,6 +134,9 @@ async def run_sandbox(deployment: Deployment, options: SandboxOptions) -> dict[s
         waited = await api.wait_for_all(ids, lambda s: s["state"] == "scan_qr", timeout=limit)
         waits["scan_qr"] = waited.describe()
         result["all_scan_qr_seconds"] = since(t0, waited.seconds)
+        sampling.cancel()
+        worker_pairing = await settled_rss(worker.pid, options.settle_seconds)
+        marginal_pairing = sampler.marginal_kb(len(ids), worker_pairing)
 
         # 3. scan each (in creation order, sessions not showing a QR are refused with 409); 4. all connected
         t_scan = time.monotonic()
@@ -127,22 +157,34 @@ async def run_sandbox(deployment: Deployment, options: SandboxOptions) -> dict[s
 
         worker_after = await settled_rss(worker.pid, options.settle_seconds)
         gateway_after = await settled_rss(gateway.pid, 0.5)
+        # Idle: nothing but heartbeats (every second) for all N sessions. CPU share and memory growth.
+        cpu_before = {pid: cpu_seconds(pid) for pid in (worker.pid, gateway.pid)}
+        idle_started = time.monotonic()
         await asyncio.sleep(options.idle_seconds)
+        idle = max(time.monotonic() - idle_started, 0.001)
+        idle_cpu = {pid: round(100 * (cpu_seconds(pid) - cpu_before[pid]) / idle, 1) for pid in cpu_before}
         worker_idle = await settled_rss(worker.pid, 1.0)
         gateway_idle = await settled_rss(gateway.pid, 0.5)
         result["worker_memory"] = {
             "rss_before_mb": worker_before,
+            "rss_scan_qr_mb": worker_pairing,
             "rss_connected_mb": worker_after,
             "peak_mb": peak_mb(worker.pid),
             "kb_per_session": round((worker_after - worker_before) * 1024 / connected, 1) if connected else None,
+            "marginal_kb_per_pairing_session": marginal_pairing,
+            "kb_per_session_to_connect": round((worker_after - worker_pairing) * 1024 / connected, 1)
+            if connected
+            else None,
             "rss_after_idle_mb": worker_idle,
             "idle_seconds": options.idle_seconds,
+            "idle_cpu_percent": idle_cpu[worker.pid],
         }
         result["gateway_memory"] = {
             "rss_before_mb": gateway_before,
             "rss_connected_mb": gateway_after,
             "rss_after_idle_mb": gateway_idle,
             "peak_mb": peak_mb(gateway.pid),
+            "idle_cpu_percent": idle_cpu[gateway.pid],
         }
         result["list_all_ms_p50"] = round(percentile(api.list_ms[-20:], 0.5), 1)
 

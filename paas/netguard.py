@@ -90,9 +90,10 @@ class Fetched:
 
 def request(
     method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float,
-    max_bytes: int, allow_private: bool = False,
+    max_bytes: int, allow_private: bool = False, truncate: bool = False,
 ) -> Fetched:  # fmt: skip
-    """One request to the checked, pinned address; the body is cut at ``max_bytes`` (FetchError when bigger)."""
+    """One request to the checked, pinned address. A body over ``max_bytes`` is a FetchError, or with ``truncate``
+    is cut there (webhook responses: only their first bytes are kept)."""
     target = resolve(url, allow_private=allow_private)
     kwargs: dict[str, object] = {"timeout": urllib3.Timeout(connect=min(timeout, 10), read=timeout), "retries": False}
     if target.scheme == "https":
@@ -113,17 +114,23 @@ def request(
             redirect=False, preload_content=False,
         )  # fmt: skip
         declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError("too_large", f"The response is {int(declared)} bytes; the limit is {max_bytes}.")
         chunks, size = [], 0
         for chunk in response.stream(64 * 1024):
             size += len(chunk)
             if size > max_bytes:
+                if truncate:
+                    chunks.append(chunk[: max_bytes - (size - len(chunk))])
+                    break
                 raise FetchError("too_large", f"The response is larger than the limit of {max_bytes} bytes.")
             if time.monotonic() - started > timeout:
                 raise FetchError("timeout", f"The download took longer than {timeout:.0f} s.")
             chunks.append(chunk)
         return Fetched(response.status, {k.lower(): v for k, v in response.headers.items()}, b"".join(chunks))
+    except urllib3.exceptions.NewConnectionError as error:
+        # A subclass of ConnectTimeoutError in urllib3 2, though a refused connection is no timeout.
+        raise FetchError("unreachable", f"Could not connect: {error}") from None
     except urllib3.exceptions.TimeoutError:
         raise FetchError("timeout", f"No answer within {timeout:.0f} s.") from None
     except urllib3.exceptions.HTTPError as error:

@@ -36,6 +36,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tests and one-off scripts may run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
+    "sweep-webhooks": {"task": "sessions_app.tasks.sweep_webhooks", "schedule": timedelta(seconds=5)},
     "sweep-outbox": {"task": "sessions_app.tasks.sweep_outbox", "schedule": timedelta(seconds=10)},
     "sweep-dead-workers": {
         "task": "workers_app.tasks.sweep_dead_workers",

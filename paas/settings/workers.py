@@ -30,3 +30,6 @@ SEND_RATE_PER_MINUTE = env_int("SEND_RATE_PER_MINUTE", 30, minimum=1)
 SEND_RATE_MAX_PER_MINUTE = env_int("SEND_RATE_MAX_PER_MINUTE", 600, minimum=1)
 # How long a queued message waits for its session before it fails as expired (per request settable).
 MESSAGE_EXPIRY_SECONDS = env_int("MESSAGE_EXPIRY_SECONDS", 4 * 3600, minimum=60)
+
+# Seconds a webhook endpoint has to answer before the attempt counts as failed.
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 15.0, minimum=1.0)

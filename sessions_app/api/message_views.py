@@ -6,10 +6,12 @@ import json
 import time
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Max, Q
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,10 +60,12 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
             messages = messages.filter(direction=params["direction"])
         if params.get("status") in MessageStatus.values:
             messages = messages.filter(status=params["status"])
-        if params.get("since"):
-            messages = messages.filter(created_at__gte=params["since"])
-        if params.get("until"):
-            messages = messages.filter(created_at__lt=params["until"])
+        for name, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
+            if params.get(name):
+                try:
+                    messages = messages.filter(**{lookup: params[name]})
+                except DjangoValidationError:
+                    raise ValidationError({name: ["Give an ISO 8601 time, e.g. 2026-03-01T12:00:00Z."]}) from None
         return messages
 
     @extend_schema(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app.api import message_views, views
+from sessions_app.api import message_views, views, webhook_views
 
 urlpatterns = [
     path("sessions", views.SessionListCreateView.as_view(), name="api-session-list"),
@@ -23,4 +23,18 @@ urlpatterns = [
     path("sessions/<uuid:pk>/presence", message_views.PresenceView.as_view(), name="api-session-presence"),
     path("messages/<uuid:pk>", message_views.MessageDetailView.as_view(), name="api-message-detail"),
     path("messages/<uuid:pk>/media", message_views.MessageMediaView.as_view(), name="api-message-media"),
+    path("webhooks", webhook_views.WebhookListCreateView.as_view(), name="api-webhook-list"),
+    path("webhooks/<uuid:pk>", webhook_views.WebhookDetailView.as_view(), name="api-webhook-detail"),
+    *[
+        path(
+            f"webhooks/<uuid:pk>/{name}",
+            webhook_views.WebhookActionView.as_view(action_name=name),
+            name=f"api-webhook-{name}",
+        )
+        for name in ("rotate-secret", "test", "replay")
+    ],
+    path("webhooks/<uuid:pk>/deliveries", webhook_views.DeliveryListView.as_view(), name="api-webhook-deliveries"),
+    path("deliveries", webhook_views.DeliveryListView.as_view(), name="api-delivery-list"),
+    path("deliveries/<uuid:pk>", webhook_views.DeliveryDetailView.as_view(), name="api-delivery-detail"),
+    path("deliveries/<uuid:pk>/replay", webhook_views.DeliveryReplayView.as_view(), name="api-delivery-replay"),
 ]

@@ -10,12 +10,25 @@ from sessions_app.models.messages import (
     MessageType,
 )
 from sessions_app.models.sessions import Desired, PairingMethod, SessionEvent, SessionState, WhatsAppSession
+from sessions_app.models.webhooks import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    EventType,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "MEDIA_TYPES",
     "STATUS_RANK",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "Desired",
     "Direction",
+    "Event",
+    "EventType",
     "IdempotencyRecord",
     "Message",
     "MessageStatus",
@@ -23,5 +36,6 @@ __all__ = [
     "PairingMethod",
     "SessionEvent",
     "SessionState",
+    "WebhookEndpoint",
     "WhatsAppSession",
 ]

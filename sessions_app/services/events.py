@@ -15,15 +15,24 @@ from sessions_app.services.recipients import jid_phone
 from sessions_app.services.state import group_send_after_commit
 
 logger = logging.getLogger(__name__)
+TARGET_EVENTS: dict[str, str] = {
+    MessageType.REACTION: "message.reaction",
+    MessageType.EDIT: "message.edited",
+    MessageType.DELETE: "message.revoked",
+}
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
 
 
-def message_status_changed(message: Message) -> None:
+def message_status_changed(message: Message, event: str | None = None) -> None:
+    """Push the message to the portal, and publish ``event`` (message.status, .received, …) to the customer."""
     from sessions_app.api.message_serializers import MessageSerializer
+    from sessions_app.services.publish import publish_event
 
-    group_send_after_commit(
-        message.workspace_id, {"type": "message.update", "message": dict(MessageSerializer(message).data)}
-    )
+    data = dict(MessageSerializer(message).data)
+    group_send_after_commit(message.workspace_id, {"type": "message.update", "message": data})
+    if event is not None:
+        session = WhatsAppSession.objects.get(pk=message.session_id)
+        publish_event(workspace_id=message.workspace_id, session=session, kind=event, data=data)
 
 
 def _when(value: Any) -> datetime:
@@ -41,7 +50,7 @@ def advance(message: Message, status: str, at: datetime) -> bool:
     message.status = status
     setattr(message, _TIME_FIELD[status], at)
     message.save(update_fields=["status", _TIME_FIELD[status], "wa_id", "timestamp"])
-    message_status_changed(message)
+    message_status_changed(message, "message.status")
     return True
 
 
@@ -68,7 +77,7 @@ def _apply_to_target(message: Message) -> None:
     elif message.type == MessageType.DELETE:
         target.revoked_at = message.timestamp
     target.save(update_fields=["reactions", "content", "edited_at", "revoked_at"])
-    message_status_changed(target)
+    message_status_changed(target, TARGET_EVENTS[message.type])
 
 
 def on_failed(session: WhatsAppSession, data: dict[str, Any]) -> None:
@@ -76,7 +85,7 @@ def on_failed(session: WhatsAppSession, data: dict[str, Any]) -> None:
         session=session, pk=str(data.get("message_id")), status=MessageStatus.QUEUED
     ).update(status=MessageStatus.FAILED, failure_reason=str(data.get("reason", "failed"))[:200])
     if updated:
-        message_status_changed(Message.objects.get(pk=str(data.get("message_id"))))
+        message_status_changed(Message.objects.get(pk=str(data.get("message_id"))), "message.status")
 
 
 def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
@@ -107,16 +116,16 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
             reactions.pop(sender_jid, None)  # an empty reaction takes it back
         target.reactions = reactions
         target.save(update_fields=["reactions"])
-        message_status_changed(target)
+        message_status_changed(target, "message.reaction")
     elif kind == MessageType.EDIT and target is not None:
         target.content = {**target.content, "text": (data.get("content") or {}).get("text", ""), "edited": True}
         target.edited_at = _when(data.get("timestamp"))
         target.save(update_fields=["content", "edited_at"])
-        message_status_changed(target)
+        message_status_changed(target, "message.edited")
     elif kind == MessageType.DELETE and target is not None:
         target.revoked_at = _when(data.get("timestamp"))
         target.save(update_fields=["revoked_at"])
-        message_status_changed(target)
+        message_status_changed(target, "message.revoked")
     quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
     media = data.get("media") or {}
     message = Message(
@@ -146,7 +155,8 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
             message.save()
     except IntegrityError:
         return  # the same WhatsApp message again (a redelivery): stored once
-    message_status_changed(message)
+    changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
+    message_status_changed(message, None if changes_another else "message.received")
 
 
 HANDLERS = {

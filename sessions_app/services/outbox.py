@@ -89,7 +89,7 @@ def expire_overdue(session: WhatsAppSession | None = None) -> int:
             )
             if updated:
                 message.status, message.failure_reason = MessageStatus.FAILED, "expired"
-                message_status_changed(message)
+                message_status_changed(message, "message.status")
                 count += 1
     return count
 

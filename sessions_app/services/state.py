@@ -38,18 +38,17 @@ def set_state(session: WhatsAppSession, state: str, reason: str = "", *, fields:
         session.state_changed_at = timezone.now()
     if state not in PAIRING_STATES:
         session.qr_code, session.qr_expires_at, session.pairing_code = "", None, ""
-    session.save(
-        update_fields=[
-            "state",
-            "state_reason",
-            "state_changed_at",
-            "qr_code",
-            "qr_expires_at",
-            "pairing_code",
-            *fields,
-        ]
-    )
+    base = ["state", "state_reason", "state_changed_at", "qr_code", "qr_expires_at", "pairing_code"]
+    session.save(update_fields=[*base, *fields])
     publish(session)
+    if changed:
+        from sessions_app.services.publish import publish_event
+
+        account = (
+            {"phone": session.phone, "jid": session.jid, "push_name": session.push_name} if session.phone else None
+        )
+        data = {"state": state, "reason": session.state_reason, "account": account}
+        publish_event(workspace_id=session.workspace_id, session=session, kind="session.status", data=data)
 
 
 def publish(session: WhatsAppSession) -> None:

@@ -1,0 +1,106 @@
+"""The webhooks API: endpoints, secret rotation, test events, the delivery log and replays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Scope
+from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from sessions_app.api.webhook_serializers import (
+    DeliverySerializer,
+    ReplaySerializer,
+    WebhookEndpointSerializer,
+    WebhookEndpointWriteSerializer,
+)
+from sessions_app.models import Delivery, WebhookEndpoint
+from sessions_app.services import webhooks
+
+MANAGE = {"*": Scope.WEBHOOKS_MANAGE}
+
+
+class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[WebhookEndpoint]):
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = WebhookEndpointSerializer
+    required_scopes = MANAGE
+
+    @extend_schema(request=WebhookEndpointWriteSerializer, responses={201: WebhookEndpointSerializer})
+    def post(self, request: Request) -> Response:
+        form = WebhookEndpointWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        endpoint = webhooks.endpoint_create(workspace=request_workspace(request), **form.validated_data)
+        return Response(WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[WebhookEndpoint]):
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = WebhookEndpointSerializer
+    required_scopes = MANAGE
+
+    @extend_schema(request=WebhookEndpointWriteSerializer, responses=WebhookEndpointSerializer)
+    def patch(self, request: Request, pk: str) -> Response:
+        form = WebhookEndpointWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        endpoint = webhooks.endpoint_update(endpoint=self.get_object(), **form.validated_data)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+
+class WebhookActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WebhookEndpoint]):
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = WebhookEndpointSerializer
+    required_scopes = MANAGE
+    action_name = ""
+
+    @extend_schema(request=ReplaySerializer, responses={202: dict})
+    def post(self, request: Request, pk: str) -> Response:
+        endpoint = self.get_object()
+        if self.action_name == "rotate-secret":
+            return Response(WebhookEndpointSerializer(webhooks.endpoint_rotate_secret(endpoint=endpoint)).data)
+        if self.action_name == "test":
+            delivery = webhooks.endpoint_send_test(endpoint=endpoint)
+            return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        form = ReplaySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        count = webhooks.replay(deliveries=webhooks.failed_since(endpoint=endpoint, since=form.validated_data["since"]))
+        return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryListView(WorkspaceScopedAPIMixin, generics.ListAPIView[Delivery]):
+    queryset = Delivery.objects.select_related("event").prefetch_related("attempts")
+    serializer_class = DeliverySerializer
+    required_scopes = MANAGE
+
+    def get_queryset(self) -> Any:
+        deliveries = super().get_queryset()
+        params = self.request.query_params
+        if "pk" in self.kwargs:
+            endpoints = WebhookEndpoint.objects.filter(workspace=request_workspace(self.request), pk=self.kwargs["pk"])
+            if not endpoints.exists():
+                raise NotFound()  # another workspace's endpoint: not found, never forbidden
+            deliveries = deliveries.filter(endpoint_id=self.kwargs["pk"])
+        if params.get("status"):
+            deliveries = deliveries.filter(status=params["status"])
+        return deliveries
+
+
+class DeliveryDetailView(WorkspaceScopedAPIMixin, generics.RetrieveAPIView[Delivery]):
+    queryset = Delivery.objects.select_related("event").prefetch_related("attempts")
+    serializer_class = DeliverySerializer
+    required_scopes = MANAGE
+
+
+class DeliveryReplayView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Delivery]):
+    queryset = Delivery.objects.all()
+    serializer_class = DeliverySerializer
+    required_scopes = MANAGE
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request, pk: str) -> Response:
+        delivery = self.get_object()
+        webhooks.replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
+        return Response({"replayed": 1}, status=status.HTTP_202_ACCEPTED)

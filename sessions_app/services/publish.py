@@ -1,0 +1,76 @@
+"""Customer events: one envelope for webhooks and the live stream, stored so deliveries and replays can be made."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.models import Delivery, Event, WebhookEndpoint, WhatsAppSession
+from sessions_app.services.state import _group_send
+
+logger = logging.getLogger(__name__)
+
+
+def events_group(workspace_id: Any) -> str:
+    return f"events-{workspace_id}"
+
+
+def envelope_for(*, event_id: uuid.UUID, kind: str, workspace_id: Any, session: WhatsAppSession | None,
+                 data: dict[str, Any], created_at: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": str(event_id),
+        "type": kind,
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "workspace": str(workspace_id),
+        "session": None if session is None else {"id": str(session.pk), "name": session.name, "phone": session.phone},
+        "data": data,
+    }
+
+
+def endpoint_wants(endpoint: WebhookEndpoint, kind: str, session_id: str | None) -> bool:
+    if endpoint.event_types and kind not in endpoint.event_types:
+        return False
+    return not (endpoint.session_ids and (session_id is None or session_id not in endpoint.session_ids))
+
+
+def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: str, data: dict[str, Any]) -> Event:
+    """Store the event, create a delivery per interested endpoint, and after commit hand both to Celery and the
+    live stream. Called inside the transaction that made the change, so an event exists exactly when it happened."""
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    envelope = envelope_for(event_id=event_id, kind=kind, workspace_id=workspace_id, session=session, data=data,
+                            created_at=now)  # fmt: skip
+    event = Event.objects.create(
+        id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now
+    )
+    session_id = str(session.pk) if session is not None else None
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)
+        if endpoint_wants(endpoint, kind, session_id)
+    ]
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(workspace_id=workspace_id, endpoint=endpoint, event=event, next_attempt_at=now)
+            for endpoint in endpoints
+        ]
+    )
+    delivery_ids = [str(d.pk) for d in deliveries]
+    transaction.on_commit(lambda: _after_commit(workspace_id, envelope, delivery_ids))
+    return event
+
+
+def _after_commit(workspace_id: Any, envelope: dict[str, Any], delivery_ids: list[str]) -> None:
+    from sessions_app.tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.delay(delivery_id)
+        except Exception:
+            # The broker is down: the delivery is stored and due; the periodic sweep sends it.
+            logger.warning("could not enqueue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
+    _group_send(events_group(workspace_id), {"type": "event.new", "envelope": envelope})
