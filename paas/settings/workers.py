@@ -33,3 +33,12 @@ MESSAGE_EXPIRY_SECONDS = env_int("MESSAGE_EXPIRY_SECONDS", 4 * 3600, minimum=60)
 
 # Seconds a webhook endpoint has to answer before the attempt counts as failed.
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 15.0, minimum=1.0)
+# Seconds before each delivery attempt of a webhook (the first is 0: at once).
+WEBHOOK_RETRY_SCHEDULE = [
+    float(x)
+    for x in env_list(
+        "WEBHOOK_RETRY_SCHEDULE", ["0", "5", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"]
+    )
+]
+# Seconds an attempt may be in flight before the sweep assumes its Celery worker died and tries again.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=5)

@@ -30,9 +30,9 @@ from sessions_app.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
 
 logger = logging.getLogger(__name__)
 
-# Seconds before attempt n+1 (the first goes at once): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
-SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
-LEASE = timedelta(seconds=60)
+# settings.WEBHOOK_RETRY_SCHEDULE: seconds before each attempt; by default at once, then 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 14 h, 20 h and 24 h (with ±10 % jitter). settings.WEBHOOK_LEASE_SECONDS: how long an attempt may be in
+# flight before the sweep assumes its Celery worker died and tries again.
 ROTATION_GRACE = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=5)
 SNIPPET = 1000
@@ -131,7 +131,7 @@ def replay(*, deliveries: Any) -> int:
 def claim(delivery_id: str) -> Delivery | None:
     now = timezone.now()
     claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
-        next_attempt_at=now + LEASE
+        next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     )
     if not claimed:
         return None
@@ -222,12 +222,13 @@ def _settle(delivery: Delivery, status_code: int | None, retry_after: float | No
             endpoint.save(update_fields=["failing_since"])
         if now - endpoint.failing_since >= DISABLE_AFTER:
             _disable(endpoint, "Every delivery failed for 5 days.")
-        if delivery.attempt_count >= len(SCHEDULE) or not endpoint.enabled:
+        schedule = settings.WEBHOOK_RETRY_SCHEDULE
+        if delivery.attempt_count >= len(schedule) or not endpoint.enabled:
             delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.FAILED, now, None
         else:
-            delay = SCHEDULE[delivery.attempt_count] * random.uniform(0.9, 1.1)  # noqa: S311  (jitter, not secrecy)
+            delay = schedule[delivery.attempt_count] * random.uniform(0.9, 1.1)  # noqa: S311  (jitter, not secrecy)
             if retry_after is not None:
-                delay = max(delay, min(retry_after, SCHEDULE[-1]))
+                delay = max(delay, min(retry_after, schedule[-1]))
             delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.save(update_fields=["attempt_count", "last_status_code", "status", "completed_at", "next_attempt_at"])
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
