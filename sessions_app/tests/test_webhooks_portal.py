@@ -59,9 +59,11 @@ def test_rotating_keeps_the_old_secret_for_a_day_and_a_test_event_is_queued(
     endpoint.refresh_from_db()
     assert endpoint.secret != old
     assert endpoint.previous_secret == old
-    with mock.patch("sessions_app.tasks.deliver_webhook.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-            client.post(f"/workspace/webhooks/{endpoint.pk}/", {"action": "test"})
+    with (
+        mock.patch("sessions_app.tasks.deliver_webhook.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),  # type: ignore[operator]
+    ):
+        client.post(f"/workspace/webhooks/{endpoint.pk}/", {"action": "test"})
     delivery = Delivery.objects.get(endpoint=endpoint)
     assert delivery.event.type == "webhook.test"
     delay.assert_called_once_with(str(delivery.pk))
