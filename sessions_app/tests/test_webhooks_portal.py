@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -50,7 +51,7 @@ def test_an_outsider_gets_404_for_another_workspaces_endpoint(
 
 @override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=True)
 def test_rotating_keeps_the_old_secret_for_a_day_and_a_test_event_is_queued(
-    as_role: Callable[[str], Client], admin: Membership, django_capture_on_commit_callbacks: Callable[..., object]
+    as_role: Callable[[str], Client], admin: Membership, django_capture_on_commit_callbacks: Any
 ) -> None:
     endpoint = endpoint_create(workspace=admin.workspace, url="http://127.0.0.1:9/hook")
     old = endpoint.secret
@@ -61,7 +62,7 @@ def test_rotating_keeps_the_old_secret_for_a_day_and_a_test_event_is_queued(
     assert endpoint.previous_secret == old
     with (
         mock.patch("sessions_app.tasks.deliver_webhook.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),  # type: ignore[operator]
+        django_capture_on_commit_callbacks(execute=True),
     ):
         client.post(f"/workspace/webhooks/{endpoint.pk}/", {"action": "test"})
     delivery = Delivery.objects.get(endpoint=endpoint)
