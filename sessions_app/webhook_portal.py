@@ -20,7 +20,12 @@ from sessions_app.services import webhooks
 
 
 class EndpointForm(forms.Form):
-    url = forms.URLField(max_length=2000, label="URL", help_text="Must be reachable on the public internet (https).")
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        label="URL",
+        help_text="Must be reachable on the public internet (https).",
+    )
     description = forms.CharField(max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
         choices=EventType.choices, required=False, widget=forms.CheckboxSelectMultiple,

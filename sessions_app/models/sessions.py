@@ -70,6 +70,7 @@ class WhatsAppSession(models.Model):
     )
 
     class Meta:
+        verbose_name = "WhatsApp session"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["worker", "desired"]), models.Index(fields=["workspace", "created_at"])]
 
