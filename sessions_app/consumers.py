@@ -42,3 +42,6 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
 
     async def session_update(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "session.update", "session": message["session"]})
+
+    async def message_update(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": "message.update", "message": message["message"]})

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from typing import Any
 
 from aiohttp import web
+from django.core.exceptions import ImproperlyConfigured
 
 from worker_node.config import WorkerConfig
-from worker_node.crypto import SnapshotKeys
+from worker_node.crypto import SnapshotKeyError, SnapshotKeys
 from worker_node.engines import build_engine
 from worker_node.engines.base import SessionSpec
 from worker_node.gateway import GatewayClient, GatewayError, WorkerRefused
@@ -183,6 +185,14 @@ class WorkerNode:
 
 
 def main() -> int:
-    config = WorkerConfig.from_env()
+    try:
+        config = WorkerConfig.from_env()
+    except ImproperlyConfigured as error:
+        print(f"worker_node: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return asyncio.run(WorkerNode(config).run())
+    try:
+        return asyncio.run(WorkerNode(config).run())
+    except SnapshotKeyError as error:
+        logger.error("%s", error)
+        return 2

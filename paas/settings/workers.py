@@ -23,6 +23,9 @@ if not SESSION_ENGINES:
 # media URL may take to download.
 MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 MEDIA_FETCH_TIMEOUT = env_float("MEDIA_FETCH_TIMEOUT", 20.0, minimum=1.0)
+# A JSON body may carry base64 media (4/3 of its size) plus the message around it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MEDIA_MAX_BYTES * 4 // 3 + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Let media and webhook URLs reach loopback and private networks: for development and tests only.
 ALLOW_PRIVATE_NETWORK_TARGETS = env_bool("ALLOW_PRIVATE_NETWORK_TARGETS", False)
 # Messages a session sends per minute by default (a burst of a few is allowed), and the most a session may be set to.

@@ -73,7 +73,9 @@ class MessageSendSerializer(serializers.Serializer[Any]):
             raise serializers.ValidationError({needed: [f"A {kind} message needs '{needed}'."]})
         if kind == MessageType.EDIT and not attrs.get("text"):
             raise serializers.ValidationError({"text": ["An edit needs the new text."]})
-        if kind in MEDIA_TYPES and "media" in attrs and not (attrs["media"].get("url") or attrs["media"].get("base64")):
+        uploaded = self.context.get("has_upload", False)
+        spec = attrs.get("media") or {}
+        if kind in MEDIA_TYPES and "media" in attrs and not (uploaded or spec.get("url") or spec.get("base64")):
             raise serializers.ValidationError({"media": ["Give media.url, media.base64, or upload a file."]})
         return attrs
 

@@ -82,7 +82,7 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
     def post(self, request: Request, pk: str) -> Response:
         session = self.session()
         data = _send_data(request)
-        form = MessageSendSerializer(data=data)
+        form = MessageSendSerializer(data=data, context={"has_upload": "file" in request.FILES})
         form.is_valid(raise_exception=True)
         upload = request.FILES.get("file")
 

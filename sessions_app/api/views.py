@@ -118,7 +118,7 @@ class PairingCodeView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppS
     @extend_schema(request=PairingCodeRequestSerializer, responses={200: PairingCodeSerializer})
     def post(self, request: Request, pk: str) -> Response:
         session = self.get_object()
-        form = PairingCodeRequestSerializer(data=request.data)
+        form = PairingCodeRequestSerializer(data=request.data, context={"sandbox": session.is_sandbox})
         form.is_valid(raise_exception=True)
         phone = form.validated_data["phone"]
         code = lifecycle.session_request_pairing_code(session=session, phone=phone)

@@ -57,7 +57,10 @@ def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
     session = WhatsAppSession.objects.select_for_update().filter(pk=event["session_id"]).first()
     if session is None:
         return "unknown_session"
-    if session.worker_id != worker.pk or session.epoch != event["epoch"]:
+    # Session events are fenced by epoch. Message events are not: they record what WhatsApp already did (a send, a
+    # receipt, an arrival), and refusing them would make a message that was sent look unsent, and send it again.
+    fenced = not str(event["type"]).startswith("message.")
+    if fenced and (session.worker_id != worker.pk or session.epoch != event["epoch"]):
         return "stale_epoch"
     try:
         with transaction.atomic():

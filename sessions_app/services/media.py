@@ -27,6 +27,12 @@ _SIGNATURES: list[tuple[bytes, int, str]] = [
     (b"OggS", 0, "audio/ogg"),
     (b"ID3", 0, "audio/mpeg"),
     (b"\xff\xfb", 0, "audio/mpeg"),
+    (b"\xff\xf3", 0, "audio/mpeg"),
+    (b"\xff\xf2", 0, "audio/mpeg"),
+    (b"\xff\xf1", 0, "audio/aac"),
+    (b"\xff\xf9", 0, "audio/aac"),
+    (b"#!AMR", 0, "audio/amr"),
+    (b"ftyp3gp", 4, "video/3gpp"),
     (b"ftyp", 4, "video/mp4"),
     (b"PK\x03\x04", 0, "application/zip"),
 ]
@@ -70,7 +76,8 @@ def fetch_url(url: str) -> tuple[bytes, str]:
             allow_private=settings.ALLOW_PRIVATE_NETWORK_TARGETS,
         )  # fmt: skip
     except netguard.ForbiddenTarget as refused:
-        raise _error("media_url_forbidden", refused.message) from None
+        code = "media_url_unreachable" if refused.code == "url_unresolvable" else "media_url_forbidden"
+        raise _error(code, refused.message) from None
     except netguard.FetchError as failure:
         if failure.code == "too_large":
             raise _error("media_too_large", failure.message, 413) from None
@@ -103,7 +110,17 @@ def check(kind: str, data: bytes, declared_mime: str, filename: str) -> Media:
         )
     sniffed = sniff(data)
     declared = declared_mime.lower().strip()
-    if declared and sniffed and declared != sniffed and not (declared, sniffed) == ("audio/mp4", "video/mp4"):
+    if declared == "application/octet-stream":
+        declared = ""  # says nothing: go by the bytes
+    # Office documents, EPUBs and the like are ZIP files under their own type.
+    zip_based = sniffed == "application/zip" and kind == MessageType.DOCUMENT
+    if (
+        declared
+        and sniffed
+        and declared != sniffed
+        and not zip_based
+        and (declared, sniffed) != ("audio/mp4", "video/mp4")
+    ):
         raise _error("media_type_mismatch", f"The media is declared {declared} but its bytes are {sniffed}.")
     mime = declared or sniffed or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     allowed = ALLOWED.get(MessageType(kind))

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from unittest import mock
 
 import pytest
 from aiohttp import web
@@ -78,7 +79,6 @@ def test_pairing_is_refused_when_the_session_has_no_worker(
         pytest.param("", id="blank"),
         pytest.param("call me", id="words"),
         pytest.param("+1555012", id="too-short"),
-        pytest.param("+15550100777", id="fictional-number"),
         pytest.param("+999123456789", id="no-such-country"),
     ],
 )
@@ -91,6 +91,25 @@ def test_an_invalid_phone_for_a_pairing_code_is_refused(workspace: Workspace, cl
 
     error = assert_api_error(response, 400, "validation_error")
     assert "phone" in error["details"]
+
+
+@override_settings(SESSION_ENGINES=["sandbox", "neonize"])
+def test_a_fictional_number_is_refused_for_whatsapp_but_is_a_sandbox_number(
+    workspace: Workspace, client: APIClient
+) -> None:
+    real = SessionFactory.create(
+        workspace=workspace, engine="neonize", worker=WorkerFactory.create(), state=SessionState.SCAN_QR, qr_code="2@x"
+    )
+    response = client.post(url(real, "pairing-code"), {"phone": "+15550100777"}, format="json")
+    assert "phone" in assert_api_error(response, 400, "validation_error")["details"]
+
+    sandbox = SessionFactory.create(
+        workspace=workspace, engine="sandbox", worker=WorkerFactory.create(), state=SessionState.SCAN_QR, qr_code="2@x"
+    )
+    with mock.patch("sessions_app.services.lifecycle.call_worker", return_value={"code": "ABCD-EFGH"}) as call:
+        response = client.post(url(sandbox, "pairing-code"), {"phone": "+15550100777"}, format="json")
+    assert response.status_code == 200, response.content
+    assert call.call_args.args[2]["phone"] == "15550100777"
 
 
 def test_a_pairing_code_needs_a_phone(workspace: Workspace, client: APIClient) -> None:

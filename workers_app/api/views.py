@@ -79,7 +79,10 @@ class HeartbeatView(InternalView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         answer = worker_heartbeat(
-            worker=self.worker, load=data["load"], stored=[str(session_id) for session_id in data["stored"]]
+            worker=self.worker,
+            load=data["load"],
+            stored=[str(session_id) for session_id in data["stored"]],
+            running=[str(item["id"]) for item in data["sessions"]],
         )
         return Response(
             {"sessions": answer.sessions, "forget": answer.forget, "heartbeat_interval": answer.heartbeat_interval}

@@ -22,7 +22,9 @@ class HeartbeatAnswer:
     heartbeat_interval: float
 
 
-def worker_heartbeat(*, worker: Worker, load: int, stored: list[str]) -> HeartbeatAnswer:
+def worker_heartbeat(
+    *, worker: Worker, load: int, stored: list[str], running: list[str] | None = None
+) -> HeartbeatAnswer:
     with transaction.atomic():
         locked = Worker.objects.select_for_update().get(pk=worker.pk)
         locked.last_heartbeat_at = timezone.now()
@@ -32,12 +34,29 @@ def worker_heartbeat(*, worker: Worker, load: int, stored: list[str]) -> Heartbe
         locked.save(update_fields=["last_heartbeat_at", "load", "state"])
     if locked.state == WorkerState.ACTIVE:
         place_pending(engine=locked.engine)
+    if running is not None:
+        settle_stopped(worker=locked, running=set(running))
     owned = WhatsAppSession.objects.filter(worker=locked, desired=Desired.RUN).order_by("created_at")
     return HeartbeatAnswer(
         sessions=[session_payload(session) for session in owned],
         forget=forgettable(worker=locked, stored=stored),
         heartbeat_interval=settings.WORKER_HEARTBEAT_SECONDS,
     )
+
+
+def settle_stopped(*, worker: Worker, running: set[str]) -> None:
+    """Sessions asked to stop that the worker no longer runs are stopped, even if its "stopped" event got lost."""
+    from sessions_app.services.state import ACTIVE_STATES, set_state
+
+    stopping = WhatsAppSession.objects.filter(worker=worker, desired=Desired.STOP, state__in=ACTIVE_STATES)
+    for session in stopping:
+        if str(session.pk) in running:
+            continue
+        with transaction.atomic():
+            locked = WhatsAppSession.objects.select_for_update().get(pk=session.pk)
+            if locked.worker_id == worker.pk and locked.desired == Desired.STOP:
+                locked.worker = None
+                set_state(locked, SessionState.STOPPED, "stopped by request", fields=("worker",))
 
 
 def forgettable(*, worker: Worker, stored: list[str]) -> list[str]:

@@ -63,7 +63,7 @@ def place_pending(*, engine: str) -> int:
     """Place sessions waiting for a worker of ``engine``; called when a worker registers or heartbeats."""
     placed = 0
     pending = WhatsAppSession.objects.filter(desired=Desired.RUN, worker__isnull=True, engine=engine)
-    for session_id in pending.values_list("pk", flat=True)[:500]:
+    for session_id in pending.order_by("created_at").values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             session = WhatsAppSession.objects.select_for_update().filter(pk=session_id, worker__isnull=True).first()
             if session is None or session.desired != Desired.RUN:
