@@ -1,0 +1,236 @@
+"""The gateway's outbox: queued messages are offered to the session's worker in creation order, only while it is
+connected, once per epoch; overdue ones fail as expired; an unreachable worker makes the dispatch task back off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from celery.exceptions import Retry
+from django.utils import timezone
+
+from sessions_app.models import Message, MessageStatus, SessionState, WhatsAppSession
+from sessions_app.services import outbox
+from sessions_app.tasks import dispatch_outbox
+from sessions_app.tests.message_helpers import MessageFactory, connected_session
+from workers_app.commands import WorkerUnavailable
+
+pytestmark = pytest.mark.django_db
+CALL_WORKER = "workers_app.commands.call_worker"
+
+
+class FakeWorker:
+    """Stands in for call_worker: records each hand-over and accepts every message (or refuses them all)."""
+
+    def __init__(self, *, accept: bool = True) -> None:
+        self.accept = accept
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, worker: Any, path: str, payload: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        self.calls.append((path, payload))
+        return {"accepted": [m["id"] for m in payload["messages"]] if self.accept else []}
+
+    def offered(self) -> list[list[str]]:
+        return [[m["id"] for m in payload["messages"]] for _, payload in self.calls]
+
+
+def queued_in_order(session: WhatsAppSession, count: int) -> list[Message]:
+    """``count`` queued messages, oldest first; created newest first so insertion order cannot pass for age."""
+    now = timezone.now()
+    made = [
+        MessageFactory.create(session=session, content={"text": f"m{i}"}, created_at=now - timedelta(minutes=i))
+        for i in range(count)
+    ]
+    return list(reversed(made))
+
+
+def test_queued_messages_are_offered_in_creation_order() -> None:
+    session = connected_session()
+    messages = queued_in_order(session, 4)
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        taken = outbox.dispatch(str(session.pk))
+
+    assert taken == 4
+    assert fake.offered() == [[str(m.pk) for m in messages]]
+    path, payload = fake.calls[0]
+    assert path == f"/sessions/{session.pk}/outbox"
+    assert payload["epoch"] == session.epoch
+    assert [m["content"]["text"] for m in payload["messages"]] == ["m3", "m2", "m1", "m0"]
+
+
+def test_only_queued_outbound_messages_of_the_session_are_offered() -> None:
+    session = connected_session()
+    wanted = MessageFactory.create(session=session)
+    MessageFactory.create(session=session, status=MessageStatus.SENT, wa_id="3EB0SENT")
+    MessageFactory.create(session=session, status=MessageStatus.FAILED)
+    MessageFactory.create(session=session, direction="in", status=MessageStatus.RECEIVED, wa_id="3EB0IN")
+    MessageFactory.create(session=connected_session())
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+
+    assert fake.offered() == [[str(wanted.pk)]]
+
+
+@pytest.mark.parametrize(
+    "state", [SessionState.PENDING, SessionState.SCAN_QR, SessionState.RECONNECTING, SessionState.STOPPED]
+)
+def test_nothing_is_offered_while_the_session_is_not_connected(state: str) -> None:
+    session = connected_session(state=state)
+    message = MessageFactory.create(session=session)
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        assert outbox.dispatch(str(session.pk)) == 0
+
+    assert fake.calls == []
+    assert Message.objects.get(pk=message.pk).dispatched_epoch is None
+
+
+def test_nothing_is_offered_to_a_session_without_a_worker() -> None:
+    session = connected_session(worker=None)
+    MessageFactory.create(session=session)
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        assert outbox.dispatch(str(session.pk)) == 0
+
+    assert fake.calls == []
+
+
+def test_accepted_messages_are_marked_for_the_epoch_and_not_offered_again() -> None:
+    session = connected_session(epoch=5)
+    messages = queued_in_order(session, 2)
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+        again = outbox.dispatch(str(session.pk))
+
+    assert again == 0
+    assert len(fake.calls) == 1
+    assert {Message.objects.get(pk=m.pk).dispatched_epoch for m in messages} == {5}
+    assert {Message.objects.get(pk=m.pk).status for m in messages} == {MessageStatus.QUEUED}
+
+
+def test_messages_the_worker_did_not_take_are_offered_again() -> None:
+    session = connected_session()
+    message = MessageFactory.create(session=session)
+
+    with patch(CALL_WORKER, FakeWorker(accept=False)):
+        assert outbox.dispatch(str(session.pk)) == 0
+    fake = FakeWorker()
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+
+    assert fake.offered() == [[str(message.pk)]]
+
+
+def test_after_an_epoch_change_dispatched_messages_are_offered_again() -> None:
+    session = connected_session(epoch=1)
+    messages = queued_in_order(session, 2)
+    fake = FakeWorker()
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+
+    WhatsAppSession.objects.filter(pk=session.pk).update(epoch=2)  # failed over to another worker
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+
+    assert fake.offered() == [[str(m.pk) for m in messages]] * 2
+    assert [payload["epoch"] for _, payload in fake.calls] == [1, 2]
+    assert {Message.objects.get(pk=m.pk).dispatched_epoch for m in messages} == {2}
+
+
+def test_overdue_queued_messages_fail_as_expired() -> None:
+    session = connected_session()
+    overdue = MessageFactory.create(session=session, expires_at=timezone.now() - timedelta(seconds=1))
+    fresh = MessageFactory.create(session=session, expires_at=timezone.now() + timedelta(minutes=5))
+    sent = MessageFactory.create(
+        session=session, status=MessageStatus.SENT, wa_id="3EB0A", expires_at=timezone.now() - timedelta(hours=1)
+    )
+
+    expired = outbox.expire_overdue()
+
+    assert expired == 1
+    assert Message.objects.get(pk=overdue.pk).status == MessageStatus.FAILED
+    assert Message.objects.get(pk=overdue.pk).failure_reason == "expired"
+    assert Message.objects.get(pk=fresh.pk).status == MessageStatus.QUEUED
+    assert Message.objects.get(pk=sent.pk).status == MessageStatus.SENT
+
+
+def test_expiry_for_one_session_leaves_the_others_alone() -> None:
+    session, other = connected_session(), connected_session()
+    past = timezone.now() - timedelta(seconds=1)
+    mine = MessageFactory.create(session=session, expires_at=past)
+    theirs = MessageFactory.create(session=other, expires_at=past)
+
+    assert outbox.expire_overdue(session) == 1
+
+    assert Message.objects.get(pk=mine.pk).status == MessageStatus.FAILED
+    assert Message.objects.get(pk=theirs.pk).status == MessageStatus.QUEUED
+
+
+def test_dispatch_never_offers_an_overdue_message() -> None:
+    session = connected_session()
+    overdue = MessageFactory.create(session=session, expires_at=timezone.now() - timedelta(seconds=1))
+    fresh = MessageFactory.create(session=session)
+    fake = FakeWorker()
+
+    with patch(CALL_WORKER, fake):
+        outbox.dispatch(str(session.pk))
+
+    assert fake.offered() == [[str(fresh.pk)]]
+    assert Message.objects.get(pk=overdue.pk).failure_reason == "expired"
+
+
+def test_an_unreachable_worker_leaves_messages_undispatched() -> None:
+    session = connected_session()
+    message = MessageFactory.create(session=session)
+
+    with patch(CALL_WORKER, side_effect=WorkerUnavailable()), pytest.raises(WorkerUnavailable):
+        outbox.dispatch(str(session.pk))
+
+    assert Message.objects.get(pk=message.pk).dispatched_epoch is None
+
+
+def retry_countdown(session_id: str, retries: int) -> float:
+    """The countdown the dispatch task asks Celery to retry after, on its ``retries``-th retry."""
+    task: Any = dispatch_outbox  # celery's stubs type push_request with the task's own parameters
+    task.push_request(retries=retries)
+    try:
+        with (
+            patch(CALL_WORKER, side_effect=WorkerUnavailable()),
+            patch.object(dispatch_outbox, "retry", side_effect=Retry()) as retry,
+            pytest.raises(Retry),
+        ):
+            dispatch_outbox.run(session_id)
+    finally:
+        task.pop_request()
+    assert isinstance(retry.call_args.kwargs["exc"], WorkerUnavailable)
+    countdown: float = retry.call_args.kwargs["countdown"]
+    return countdown
+
+
+def test_the_dispatch_task_retries_with_growing_capped_backoff_when_the_worker_is_unreachable() -> None:
+    session = connected_session()
+    MessageFactory.create(session=session)
+
+    countdowns = [retry_countdown(str(session.pk), retries) for retries in (0, 1, 2, 3, 50)]
+
+    assert countdowns[0] > 0
+    assert countdowns[:4] == sorted(set(countdowns[:4]))  # grows with every retry
+    assert countdowns[4] <= 60  # but never past a minute
+
+
+def test_the_dispatch_task_answers_how_many_the_worker_took() -> None:
+    session = connected_session()
+    queued_in_order(session, 3)
+
+    with patch(CALL_WORKER, FakeWorker()):
+        assert dispatch_outbox.run(str(session.pk)) == 3
