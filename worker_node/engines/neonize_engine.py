@@ -4,8 +4,9 @@ Each session keeps its own whatsmeow SQLite store at ``<store_dir>/whatsmeow.sql
 session id). neonize is imported when the engine is constructed, after logging is configured; Go's log level comes
 from ``WORKER_NEONIZE_LOG_LEVEL`` (default WARNING) unless given. The facts this rests on are in NEONIZE.md; the
 moving parts are in ``worker_node.engines.neonize``: ``runtime`` (the process-wide Go lock, logging, the client
-factory), ``session`` (threads, retries, the QR watchdog), ``translate`` (pure event translation) and ``store``
-(snapshots and restores).
+factory), ``session`` (threads, retries, the QR watchdog), ``translate`` (pure event translation), ``store``
+(snapshots and restores), and for messages ``messaging`` (the session's commands), ``outgoing`` (building and
+sending), ``inbound`` (received messages and their media), ``preview`` (link previews) and ``mediameta``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class NeonizeEngine(Engine):
         self._threads = GoThreads(
             launch=ThreadPoolExecutor(max_workers=2, thread_name_prefix="neonize-start"),
             stop=ThreadPoolExecutor(max_workers=4, thread_name_prefix="neonize-stop"),
+            calls=ThreadPoolExecutor(max_workers=config.call_threads, thread_name_prefix="neonize-call"),
         )
         self._sessions: weakref.WeakSet[NeonizeSession] = weakref.WeakSet()
 
@@ -74,5 +76,5 @@ class NeonizeEngine(Engine):
 
     async def close(self) -> None:
         await asyncio.gather(*(session.stop() for session in list(self._sessions)), return_exceptions=True)
-        for executor in (self._threads.launch, self._threads.stop):
+        for executor in (self._threads.launch, self._threads.stop, self._threads.calls):
             executor.shutdown(wait=False, cancel_futures=True)

@@ -37,7 +37,8 @@ class SandboxNetwork:
                 return
             import redis.asyncio as redis
 
-            self._redis = redis.from_url(self.redis_url)
+            # A blocking pool: redis-py's default pool raises "Too many connections" past 100 concurrent commands.
+            self._redis = redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(self.redis_url, timeout=20))
             self._pubsub = self._redis.pubsub()
             await self._pubsub.psubscribe(self._channel("*"))
             self._reader = asyncio.get_running_loop().create_task(self._read())

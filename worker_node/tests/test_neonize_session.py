@@ -81,6 +81,32 @@ class FakeClient:
         self.pair_calls.append((phone, show_push_notification, client_name))
         return "ABCD1234"
 
+    # --- messaging: test_neonize_messaging's client does these; nothing here gets that far ------------------------
+
+    def send_message(self, to: Any, message: Any) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def upload(self, binary: bytes, media_type: Any = None) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def build_document_message(self, file: bytes, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def build_sticker_message(self, file: bytes, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def download_any(self, message: Any) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def mark_read(self, *message_ids: str, chat: Any, sender: Any, receipt: Any) -> None:
+        raise AssertionError("no messaging in these tests")
+
+    def is_on_whatsapp(self, *numbers: str) -> Any:
+        raise AssertionError("no messaging in these tests")
+
+    def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
+        raise AssertionError("no messaging in these tests")
+
     # --- driving it, from another thread as Go would --------------------------------------------------------------
 
     def qr(self, code: str) -> None:
@@ -92,12 +118,15 @@ class FakeClient:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, config: NeonizeConfig, connect_error: str | None = None, **spec: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, config: NeonizeConfig, connect_error: str | None = None,
+        client_class: type[FakeClient] = FakeClient, **spec: Any,
+    ) -> None:  # fmt: skip
         self.clients: list[FakeClient] = []
         self.events: list[EngineEvent] = []
 
         def factory(store_path: str, uuid: str) -> FakeClient:
-            client = FakeClient(store_path, uuid, connect_error)
+            client = client_class(store_path, uuid, connect_error)
             self.clients.append(client)
             return client
 

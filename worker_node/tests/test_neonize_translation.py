@@ -21,9 +21,10 @@ def nz() -> Any:
     load_neonize(logging.WARNING)
     import neonize.events as events
     from neonize.proto import Neonize_pb2 as proto
+    from neonize.proto.waCommon import WACommon_pb2 as common
     from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
-    return SimpleNamespace(events=events, proto=proto, e2e=e2e)
+    return SimpleNamespace(events=events, proto=proto, e2e=e2e, common=common)
 
 
 def jid(nz: Any, user: str, server: str = "s.whatsapp.net", device: int = 0) -> Any:
@@ -130,6 +131,15 @@ def message_event(nz: Any, *, chat: Any, sender: Any, message: Any, **source: An
     )
 
 
+def received(nz: Any, message: Any, **source: Any) -> dict[str, Any]:
+    """The data of the one message.received event for ``message`` from Bob in a direct chat."""
+    bob = jid(nz, "15550002222")
+    [event] = translate.translate(message_event(nz, chat=bob, sender=bob, message=message, **source))
+    assert isinstance(event, GenericEvent)
+    assert event.type == "message.received"
+    return event.data
+
+
 def test_a_direct_text_message(nz):
     bob = jid(nz, "15550002222")
     event = message_event(nz, chat=bob, sender=bob, message=nz.e2e.Message(conversation="hi"))
@@ -138,17 +148,19 @@ def test_a_direct_text_message(nz):
         GenericEvent(
             "message.received",
             {
-                "id": "3EB0C767D26A1D5B0A3E",
-                "timestamp": "2023-11-14T22:13:20.123000+00:00",
-                "chat": "15550002222@s.whatsapp.net",
-                "sender": "15550002222@s.whatsapp.net",
+                "wa_id": "3EB0C767D26A1D5B0A3E",
+                "chat_jid": "15550002222@s.whatsapp.net",
+                "sender_jid": "15550002222@s.whatsapp.net",
+                "sender_phone": "+15550002222",
                 "sender_alt": None,
-                "is_from_me": False,
-                "is_group": False,
                 "push_name": "Bob",
+                "is_group": False,
                 "type": "text",
-                "media_type": "",
-                "text": "hi",
+                "content": {"text": "hi"},
+                "media": None,
+                "quoted": None,
+                "target": None,
+                "timestamp": "2023-11-14T22:13:20.123000+00:00",
             },
         )
     ]
@@ -165,27 +177,44 @@ def test_a_group_message_with_the_senders_lid_as_sender_alt(nz):
         message=nz.e2e.Message(extendedTextMessage=nz.e2e.ExtendedTextMessage(text="hello group")),
     )
 
-    assert translate.translate(event) == [
-        GenericEvent(
-            "message.received",
-            {
-                "id": "3EB0C767D26A1D5B0A3E",
-                "timestamp": "2023-11-14T22:13:20.123000+00:00",
-                "chat": "120363025246125486@g.us",
-                "sender": "15550002222@s.whatsapp.net",
-                "sender_alt": "123456789012345@lid",
-                "is_from_me": False,
-                "is_group": True,
-                "push_name": "Bob",
-                "type": "text",
-                "media_type": "",
-                "text": "hello group",
-            },
-        )
-    ]
+    [event] = translate.translate(event)
+
+    assert isinstance(event, GenericEvent)
+    assert {key: event.data[key] for key in ("chat_jid", "sender_jid", "sender_phone", "sender_alt", "is_group")} == {
+        "chat_jid": "120363025246125486@g.us",
+        "sender_jid": "15550002222@s.whatsapp.net",
+        "sender_phone": "+15550002222",
+        "sender_alt": "123456789012345@lid",
+        "is_group": True,
+    }
+    assert (event.data["type"], event.data["content"]) == ("text", {"text": "hello group"})
 
 
-def test_my_own_message_from_another_device(nz):
+def test_a_sender_known_by_lid_is_filed_under_the_phone_number_from_sender_alt(nz):
+    lid = jid(nz, "123456789012345", server="lid", device=4)
+    event = message_event(
+        nz, chat=lid, sender=lid, SenderAlt=jid(nz, "15550002222"), message=nz.e2e.Message(conversation="hi")
+    )
+
+    [event] = translate.translate(event)
+
+    assert isinstance(event, GenericEvent)
+    assert event.data["chat_jid"] == event.data["sender_jid"] == "15550002222@s.whatsapp.net"
+    assert event.data["sender_phone"] == "+15550002222"
+    assert event.data["sender_alt"] == "123456789012345@lid"
+
+
+def test_a_sender_known_only_by_lid_has_no_phone(nz):
+    lid = jid(nz, "123456789012345", server="lid")
+
+    [event] = translate.translate(message_event(nz, chat=lid, sender=lid, message=nz.e2e.Message(conversation="x")))
+
+    assert isinstance(event, GenericEvent)
+    assert (event.data["chat_jid"], event.data["sender_jid"]) == ("123456789012345@lid", "123456789012345@lid")
+    assert event.data["sender_phone"] == ""
+
+
+def test_my_own_message_from_another_device_is_not_filed_as_received(nz):
     me = jid(nz, "15550001111", device=7)
     event = message_event(
         nz,
@@ -195,12 +224,119 @@ def test_my_own_message_from_another_device(nz):
         message=nz.e2e.Message(imageMessage=nz.e2e.ImageMessage(caption="look")),
     )
 
-    [received] = translate.translate(event)
+    [own] = translate.translate(event)
 
-    assert isinstance(received, GenericEvent)
-    assert received.data["sender"] == "15550001111:7@s.whatsapp.net"
-    assert received.data["is_from_me"] is True
-    assert received.data["text"] == "look"
+    assert isinstance(own, GenericEvent)
+    assert own.type == "message.own_device"
+    assert own.data["sender_jid"] == "15550001111@s.whatsapp.net"
+    assert (own.data["type"], own.data["content"]) == ("image", {"caption": "look"})
+
+
+def test_a_reply_with_mentions_names_the_quoted_message(nz):
+    context = nz.e2e.ContextInfo(stanzaID="3EB0QUOTED", participant=PHONE_JID, mentionedJID=[PHONE_JID])
+    data = received(
+        nz, nz.e2e.Message(extendedTextMessage=nz.e2e.ExtendedTextMessage(text="@1555", contextInfo=context))
+    )
+
+    assert data["content"] == {"text": "@1555", "mentions": [PHONE_JID]}
+    assert data["quoted"] == {"wa_id": "3EB0QUOTED"}
+
+
+@pytest.mark.parametrize(
+    ("field", "inner", "kind", "content"),
+    [
+        ("imageMessage", {"caption": "look", "mimetype": "image/jpeg"}, "image", {"caption": "look"}),
+        ("videoMessage", {"caption": "watch"}, "video", {"caption": "watch"}),
+        ("audioMessage", {"mimetype": "audio/mpeg"}, "audio", {}),
+        ("audioMessage", {"PTT": True, "mimetype": "audio/ogg; codecs=opus"}, "voice", {}),
+        ("documentMessage", {"caption": "the deal", "fileName": "deal.pdf"}, "document", {"caption": "the deal"}),
+        ("stickerMessage", {"mimetype": "image/webp"}, "sticker", {}),
+    ],
+)
+def test_media_messages(nz, field, inner, kind, content):
+    message_class = getattr(nz.e2e, field[0].upper() + field[1:])
+    data = received(nz, nz.e2e.Message(**{field: message_class(**inner)}))
+
+    assert (data["type"], data["content"], data["media"]) == (kind, content, None)
+
+
+def test_a_document_with_a_caption_is_unwrapped(nz):
+    document = nz.e2e.DocumentMessage(caption="see", fileName="a.pdf")
+    wrapped = nz.e2e.Message(
+        documentWithCaptionMessage=nz.e2e.FutureProofMessage(message=nz.e2e.Message(documentMessage=document))
+    )
+
+    assert (received(nz, wrapped)["type"], received(nz, wrapped)["content"]) == ("document", {"caption": "see"})
+
+
+def test_a_location(nz):
+    place = nz.e2e.LocationMessage(degreesLatitude=52.52, degreesLongitude=13.405, name="TV tower", address="Berlin")
+
+    data = received(nz, nz.e2e.Message(locationMessage=place))
+
+    assert (data["type"], data["content"]) == (
+        "location",
+        {"location": {"latitude": 52.52, "longitude": 13.405, "name": "TV tower", "address": "Berlin"}},
+    )
+
+
+def test_a_contact_card(nz):
+    card = (
+        "BEGIN:VCARD\nVERSION:3.0\nN:;Ann;;;\nFN:Ann\\, the builder\nORG:Acme\\; Sons;\n"
+        "item1.TEL;waid=15550003333:+1 555-000-3333\nitem1.X-ABLabel:Mobile\nEND:VCARD"
+    )
+
+    data = received(nz, nz.e2e.Message(contactMessage=nz.e2e.ContactMessage(vcard=card)))
+
+    assert (data["type"], data["content"]) == (
+        "contact",
+        {"contact": {"name": "Ann, the builder", "phone": "+15550003333", "organization": "Acme; Sons"}},
+    )
+
+
+def test_a_reaction_names_its_target(nz):
+    key = nz.common.MessageKey(remoteJID=PHONE_JID, fromMe=True, ID="3EB0MINE")
+
+    data = received(nz, nz.e2e.Message(reactionMessage=nz.e2e.ReactionMessage(key=key, text="👍")))
+
+    assert (data["type"], data["content"], data["target"]) == ("reaction", {"emoji": "👍"}, {"wa_id": "3EB0MINE"})
+
+
+def test_an_edit_and_a_delete_name_their_target(nz):
+    key = nz.common.MessageKey(remoteJID=PHONE_JID, fromMe=False, ID="3EB0THEIRS")
+    edit = nz.e2e.ProtocolMessage(
+        type=nz.e2e.ProtocolMessage.MESSAGE_EDIT, key=key, editedMessage=nz.e2e.Message(conversation="fixed")
+    )
+    revoke = nz.e2e.ProtocolMessage(type=nz.e2e.ProtocolMessage.REVOKE, key=key)
+
+    edited = received(nz, nz.e2e.Message(protocolMessage=edit))
+    deleted = received(nz, nz.e2e.Message(protocolMessage=revoke))
+
+    assert (edited["type"], edited["content"], edited["target"]) == ("edit", {"text": "fixed"}, {"wa_id": "3EB0THEIRS"})
+    assert (deleted["type"], deleted["content"], deleted["target"]) == ("delete", {}, {"wa_id": "3EB0THEIRS"})
+
+
+def test_housekeeping_messages_and_status_updates_are_not_messages(nz):
+    bob = jid(nz, "15550002222")
+    key_share = nz.e2e.ProtocolMessage(type=nz.e2e.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE)
+    status = message_event(
+        nz, chat=jid(nz, "status", server="broadcast"), sender=bob, message=nz.e2e.Message(conversation="my day")
+    )
+
+    assert translate.translate(message_event(nz, chat=bob, sender=bob, message=nz.e2e.Message())) == []
+    assert (
+        translate.translate(message_event(nz, chat=bob, sender=bob, message=nz.e2e.Message(protocolMessage=key_share)))
+        == []
+    )
+    assert translate.translate(status) == []
+
+
+def test_kinds_we_do_not_handle_arrive_as_a_stub(nz):
+    poll = nz.e2e.PollCreationMessage(name="Lunch?")
+
+    data = received(nz, nz.e2e.Message(pollCreationMessageV3=poll))
+
+    assert (data["type"], data["content"]) == ("unsupported", {"unsupported": "pollCreationMessageV3"})
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("DELIVERED", "delivered"), ("READ", "read"), ("PLAYED", "played")])
@@ -217,11 +353,11 @@ def test_receipts(nz, kind, expected):
         GenericEvent(
             "message.receipt",
             {
-                "message_ids": ["3EB0A", "3EB0B"],
+                "wa_ids": ["3EB0A", "3EB0B"],
                 "type": expected,
                 "timestamp": "2023-11-14T22:13:20+00:00",
-                "chat": "15550002222@s.whatsapp.net",
-                "sender": "15550002222@s.whatsapp.net",
+                "chat_jid": "15550002222@s.whatsapp.net",
+                "sender_jid": "15550002222@s.whatsapp.net",
                 "is_group": False,
             },
         )

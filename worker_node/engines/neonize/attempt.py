@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from worker_node.engines.neonize.runtime import (
     GO_LOCK,
@@ -17,8 +17,11 @@ from worker_node.engines.neonize.runtime import (
     GoClient,
     claim_uuid,
     disarm_finalizer,
+    go_call,
     release_uuid,
 )
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,14 @@ class Attempt:
     error: BaseException | None = None
     qr_count: int = 0
     connected: bool = False
+    stopping: bool = False  # set under GO_LOCK just before Stop: from then on Go may not know the client
+
+    def alive(self) -> bool:
+        return not self.stopping and not self.ended.is_set()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """An ordinary Go call on this client (blocking); ``ClientGone`` once it is being stopped."""
+        return go_call(self.alive, fn, *args)
 
     def __post_init__(self) -> None:
         self.sign_future = self.loop.create_future()
@@ -78,7 +89,7 @@ class Attempt:
         if not GO_LOCK.acquire(timeout=2):
             return None  # a long stop holds the lock; the account follows with the next Connected
         try:
-            return None if self.ended.is_set() else self.client.get_me()
+            return self.client.get_me() if self.alive() else None  # GetMe panics once Stop dropped the client
         except Exception:
             logger.exception("session %s: get_me failed", self.session_id)
             return None
@@ -123,6 +134,7 @@ def launch(
 def stop_client(attempt: Attempt) -> None:
     """Stop the client under GO_LOCK (a blocking call; it blocks longer while the client is dialing)."""
     with GO_LOCK:
+        attempt.stopping = True
         try:
             attempt.client.stop()
         except Exception:

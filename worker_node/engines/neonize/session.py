@@ -1,10 +1,11 @@
 """One WhatsApp session on one neonize client at a time.
 
 Threads: neonize's sync ``connect()`` blocks its thread until the client is stopped, so each client gets a daemon
-thread for it (neonize adds one more inside). Everything that calls into Go's client tables runs in the engine's
-small thread pools under ``GO_LOCK``. Go calls our handlers on its own thread; they translate (pure and quick) and
-hand the result to the asyncio loop with ``call_soon_threadsafe``, which is also how every event reaches ``emit``:
-``emit`` is only ever called on the loop captured by ``start()``.
+thread for it (neonize adds one more inside). Starts and stops run in the engine's small thread pools under
+``GO_LOCK``; sends, downloads and the other ordinary calls in its call pool, entering Go with ``GO_LOCK`` held shared
+(``runtime.go_call``). Go calls our handlers on its own thread; they translate (pure and quick) and hand the result to
+the asyncio loop with ``call_soon_threadsafe``, which is also how every event reaches ``emit``: ``emit`` is only ever
+called on the loop captured by ``start()``. Received messages pass through ``inbound.Receiver`` (media first).
 
 A runner task owns the client's life: it launches a client, waits until ``connect()`` returns (a failed dial, ~0.01 s
 without a network) or until told to stop, stops the client, and retries with capped exponential backoff, parking the
@@ -38,8 +39,9 @@ from worker_node.engines.base import (
     StateChanged,
     StoreChanged,
 )
-from worker_node.engines.neonize import store, translate
+from worker_node.engines.neonize import inbound, outgoing, store, translate
 from worker_node.engines.neonize.attempt import Attempt, launch, stop_client
+from worker_node.engines.neonize.messaging import Messaging
 from worker_node.engines.neonize.runtime import GO_LOCK, ClientFactory, GoThreads, NeonizeConfig
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 TERMINAL_STATES = {"failed", "logged_out"}
 
 
-class NeonizeSession(EngineSession):
+class NeonizeSession(Messaging, EngineSession):
     def __init__(
         self,
         spec: SessionSpec,
@@ -77,6 +79,9 @@ class NeonizeSession(EngineSession):
         self._account: Account | None = None
         self._pairing_by_code = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._online = False  # connected, as last reported: sends go out only then
+        self._quotes = outgoing.QuoteCache(config.quote_cache_size)
+        self._receiver = inbound.Receiver(spec.id, self._emit, self._download, config.media_max_bytes)
 
     @property
     def store_path(self) -> Path:
@@ -104,10 +109,14 @@ class NeonizeSession(EngineSession):
             if not done:
                 logger.warning("session %s: stop is taking long; finishing it in the background", self.spec.id)
         await asyncio.sleep(0)  # deliver events Go handed over before the stop
+        await self._receiver.close()
         self._stopped = True
 
     def _halting(self) -> bool:
         return self._stop_requested.is_set() or self._terminal is not None
+
+    def _call_pool(self) -> Executor:
+        return self._threads.calls
 
     async def _run(self) -> None:
         try:
@@ -182,6 +191,7 @@ class NeonizeSession(EngineSession):
                 )
         if self._attempt is attempt:
             self._attempt = None
+            self._online = False
 
     # --- events from Go (any thread) ---------------------------------------------------------------------------
 
@@ -193,12 +203,17 @@ class NeonizeSession(EngineSession):
     def _on_go_event(self, attempt: Attempt, client: Any, event: Any) -> None:
         attempt.signal(attempt.sign, attempt.sign_future)
         try:
-            device = attempt.device() if translate.type_name(event) == "neonize.Connected" else None
+            name = translate.type_name(event)
+            device = attempt.device() if name == "neonize.Connected" else None
             events = translate.translate(event, device=device, account=self._account)
+            received = name == "neonize.Message" and bool(events) and events[0].type == "message.received"
+            spec = inbound.media_spec(event.Message) if received else None
         except Exception:
             logger.exception("session %s: could not translate %s", self.spec.id, type(event).__name__)
             return
-        if events:
+        if received:
+            self._post(self._handle_received, attempt, events[0], event.Message, spec)
+        elif events:
             self._post(self._handle_events, attempt, events)
 
     def _post(self, fn: Any, *args: Any) -> None:
@@ -238,6 +253,7 @@ class NeonizeSession(EngineSession):
                 if event.state == "connected":
                     self._on_connected(attempt, event)
                     event = replace(event, account=self._account)
+                self._online = event.state == "connected"
             self._emit(event)
 
     def _on_connected(self, attempt: Attempt, event: StateChanged) -> None:
@@ -335,7 +351,7 @@ class NeonizeSession(EngineSession):
         from neonize.utils.enum import ClientName
 
         with GO_LOCK:
-            if attempt.ended.is_set() or attempt is not self._attempt:
+            if not attempt.alive() or attempt is not self._attempt:
                 raise EngineError("not_ready", "The session's connection ended; try again in a moment.")
             try:
                 return str(attempt.client.PairPhone(digits, True, client_name=ClientName.LINUX))
@@ -361,7 +377,7 @@ class NeonizeSession(EngineSession):
 
     def _logout_blocking(self, attempt: Attempt) -> None:
         with GO_LOCK:
-            if attempt.ended.is_set():
+            if not attempt.alive():
                 raise EngineError("not_connected", "The session's connection ended before the logout.")
             try:
                 attempt.client.logout()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker_node.engines.base import Account, EngineEvent, GenericEvent, StateChanged, StoreChanged
+from worker_node.engines.neonize import inbound
 
 _MS_THRESHOLD = 100_000_000_000  # 1e11: seconds → year 5138, milliseconds → 1973
 _AUTO_RECONNECTING_FAILURES = {"SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR"}
@@ -30,12 +31,6 @@ def jid_str(jid: Any) -> str:
     if jid.User:
         return f"{jid.User}@{jid.Server}"
     return str(jid.Server)
-
-
-def _optional_jid(message: Any, field: str) -> str | None:
-    if not message.HasField(field):
-        return None
-    return jid_str(getattr(message, field)) or None
 
 
 def account_from_jid(jid: Any, push_name: str = "") -> Account | None:
@@ -136,29 +131,55 @@ def client_outdated(event: Any) -> list[EngineEvent]:
 # --- messages ----------------------------------------------------------------------------------------------------
 
 
-def _extract_text(message: Any) -> str:
-    from neonize.utils.message import extract_text  # the engine has configured logging and imported neonize
+def _user(jid: Any) -> str:
+    """A JID without its agent and device: the chat or person, not one of their devices."""
+    return f"{jid.User}@{jid.Server}" if jid.User else ""
 
-    return str(extract_text(message))
+
+def _phone_jid(*jids: Any) -> str:
+    return next((_user(jid) for jid in jids if jid.User and jid.Server == "s.whatsapp.net"), "")
 
 
 def message(event: Any) -> list[EngineEvent]:
+    """A received message in the gateway's terms (``sessions_app.services.events.on_received``).
+
+    Messages this account sent from its phone or another linked device arrive too; they become
+    ``message.own_device`` so the gateway does not file them as received (and no bot answers itself). Status
+    updates (``status@broadcast``) are not messages of a chat and are dropped.
+    """
     info = event.Info
     source = info.MessageSource
+    if source.Chat.Server == "broadcast":
+        return []
+    described = inbound.describe(event.Message)
+    if described is None:
+        return []
+    alt = source.SenderAlt if source.HasField("SenderAlt") else None
+    recipient_alt = source.RecipientAlt if source.HasField("RecipientAlt") else None
+    phone_jid = _phone_jid(source.Sender, *(j for j in (alt,) if j is not None))
+    sender = phone_jid or _user(source.Sender)
+    chat = _user(source.Chat)
+    if not source.IsGroup and source.Chat.Server == "lid":
+        # One chat per person: a chat WhatsApp addresses by LID is filed under the phone number when it is known.
+        other = [j for j in (recipient_alt,) if j is not None] if source.IsFromMe else ([alt] if alt else [])
+        chat = _phone_jid(*other) or chat
+    others = [_user(j) for j in (source.Sender, alt) if j is not None and j.User and _user(j) != sender]
     data = {
-        "id": info.ID,
-        "timestamp": timestamp_iso(info.Timestamp),
-        "chat": jid_str(source.Chat),
-        "sender": jid_str(source.Sender),
-        "sender_alt": _optional_jid(source, "SenderAlt"),
-        "is_from_me": source.IsFromMe,
-        "is_group": source.IsGroup,
+        "wa_id": info.ID,
+        "chat_jid": chat,
+        "sender_jid": sender,
+        "sender_phone": f"+{phone_jid.split('@')[0]}" if phone_jid else "",
+        "sender_alt": others[0] if others else None,
         "push_name": info.Pushname,
-        "type": info.Type,
-        "media_type": info.MediaType,
-        "text": _extract_text(event.Message),
+        "is_group": source.IsGroup,
+        "type": described.kind,
+        "content": described.content,
+        "media": None,
+        "quoted": {"wa_id": described.quoted} if described.quoted else None,
+        "target": {"wa_id": described.target} if described.target else None,
+        "timestamp": timestamp_iso(info.Timestamp),
     }
-    return [GenericEvent("message.received", data)]
+    return [GenericEvent("message.own_device" if source.IsFromMe else "message.received", data)]
 
 
 def receipt(event: Any) -> list[EngineEvent]:
@@ -167,11 +188,11 @@ def receipt(event: Any) -> list[EngineEvent]:
         return []  # our own devices' reads, retries, server errors, history sync: nothing for the customer
     source = event.MessageSource
     data = {
-        "message_ids": list(event.MessageIDs),
+        "wa_ids": list(event.MessageIDs),
         "type": kind,
         "timestamp": timestamp_iso(event.Timestamp),
-        "chat": jid_str(source.Chat),
-        "sender": jid_str(source.Sender),
+        "chat_jid": _user(source.Chat),
+        "sender_jid": _user(source.Sender),
         "is_group": source.IsGroup,
     }
     return [GenericEvent("message.receipt", data)]
