@@ -110,6 +110,10 @@ def test_every_message_type_travels_from_a_to_b_and_statuses_reach_read(platform
     assert platform.api.post(f"/sessions/{b}/messages/read", json={"message_ids": ids}).status_code == 200
     for message in sent[:9]:
         platform.wait_for(f"/messages/{message['id']}", lambda m: m["status"] == "read", timeout=20)
+    # A's own copy shows what A did to it, keyed by A's user JID (not its device JID)
+    own = platform.api.get(f"/messages/{first}").json()
+    assert own["reactions"] == {"15550100001@s.whatsapp.net": "👍"}
+    assert own["content"]["text"] == "hello B (edited)"
 
     chats_a = platform.api.get(f"/sessions/{a}/chats").json()["results"]
     chats_b = platform.api.get(f"/sessions/{b}/chats").json()["results"]

@@ -49,3 +49,9 @@ def jid_phone(jid: str) -> str:
     if match and match.group(2) == "s.whatsapp.net":
         return "+" + match.group(1)
     return ""
+
+
+def user_jid(jid: str) -> str:
+    """The user JID without a device part (``15550100001:35@s.whatsapp.net`` → ``15550100001@s.whatsapp.net``):
+    chats and reactions are keyed per user, not per device."""
+    return re.sub(r":\d+@", "@", jid)

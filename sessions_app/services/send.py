@@ -22,14 +22,14 @@ from sessions_app.models import (
 )
 from sessions_app.services import media as media_service
 from sessions_app.services.outbox import dispatch_after_commit
-from sessions_app.services.recipients import jid_phone, to_jid
+from sessions_app.services.recipients import jid_phone, to_jid, user_jid
 
 
-def _own_message(session: WhatsAppSession, message_id: Any, field: str) -> Message:
+def _own_message(session: WhatsAppSession, message_id: Any, field: str, key: str | None = None) -> Message:
     message = Message.objects.filter(session=session, pk=message_id).first() if message_id else None
     if message is None:
         raise APIError(
-            f"{field}_not_found", f"No message {message_id} in this session.", details={field: ["Not found."]}
+            f"{field}_not_found", f"No message {message_id} in this session.", details={key or field: ["Not found."]}
         )
     return message
 
@@ -62,7 +62,7 @@ def message_send(*, session: WhatsAppSession, data: dict[str, Any], upload: Any 
             raise APIError("not_own_message", "Only messages this session sent can be edited or deleted.")
         content = {"text": data.get("text", "")} if kind == MessageType.EDIT else {}
     if data.get("reply_to"):
-        reply_to = _own_message(session, data["reply_to"], "reply")
+        reply_to = _own_message(session, data["reply_to"], "reply", "reply_to")
     if data.get("mentions"):
         content["mentions"] = [to_jid(m, sandbox=session.is_sandbox) for m in data["mentions"]]
     if target is not None and target.chat_jid != chat_jid:
@@ -76,7 +76,7 @@ def message_send(*, session: WhatsAppSession, data: dict[str, Any], upload: Any 
             direction=Direction.OUTBOUND,
             type=kind,
             chat_jid=chat_jid,
-            sender_jid=session.jid,
+            sender_jid=user_jid(session.jid),
             sender_phone=session.phone,
             content=content,
             reply_to=reply_to,

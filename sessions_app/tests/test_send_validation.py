@@ -178,7 +178,8 @@ def test_media_that_is_not_what_it_claims_is_a_type_mismatch(
 def test_a_reply_to_a_message_that_does_not_exist_is_refused(client: APIClient, session: WhatsAppSession) -> None:
     body = {"to": PEER_PHONE, "text": "re", "reply_to": str(uuid.uuid4())}
 
-    assert_api_error(send(client, session, body), 400, "reply_not_found")
+    error = assert_api_error(send(client, session, body), 400, "reply_not_found")
+    assert "reply_to" in error["details"]
 
 
 def test_a_reply_to_a_message_of_another_session_is_refused(

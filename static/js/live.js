@@ -3,6 +3,10 @@
 // re-fetched through htmx, others get their [data-live-field] children updated in place.
 (function () {
   const targets = () => document.querySelectorAll("[data-live-session]");
+  const labels = {
+    pending: "Pending", starting: "Starting", scan_qr: "Waiting for QR scan", pairing_code: "Waiting for pairing code",
+    connected: "Connected", reconnecting: "Reconnecting", stopped: "Stopped", logged_out: "Logged out", failed: "Failed",
+  };
   if (!targets().length) return;
   let delay = 500;
 
@@ -15,7 +19,8 @@
       }
       el.querySelectorAll("[data-live-field]").forEach((field) => {
         const value = session[field.dataset.liveField];
-        if (value !== undefined) field.textContent = value === null ? "" : String(value).replace("_", " ");
+        if (value === undefined) return;
+        field.textContent = field.dataset.liveField === "state" ? labels[value] || value : value === null ? "" : value;
       });
       el.dataset.state = session.state;
     });
