@@ -117,15 +117,24 @@ def request(
         if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError("too_large", f"The response is {int(declared)} bytes; the limit is {max_bytes}.")
         chunks, size = [], 0
-        for chunk in response.stream(64 * 1024):
+        while True:
+            # ``timeout`` bounds the whole answer: read1 returns whatever has arrived, and the socket may wait only for
+            # what is left, so a server trickling a byte at a time cannot hold the caller (stream() waits for 64 KiB).
+            remaining = timeout - (time.monotonic() - started)
+            if remaining <= 0:
+                raise FetchError("timeout", f"The download took longer than {timeout:.0f} s.")
+            sock = getattr(response.connection, "sock", None)
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = response.read1(64 * 1024)
+            if not chunk:
+                break
             size += len(chunk)
             if size > max_bytes:
                 if truncate:
                     chunks.append(chunk[: max_bytes - (size - len(chunk))])
                     break
                 raise FetchError("too_large", f"The response is larger than the limit of {max_bytes} bytes.")
-            if time.monotonic() - started > timeout:
-                raise FetchError("timeout", f"The download took longer than {timeout:.0f} s.")
             chunks.append(chunk)
         return Fetched(response.status, {k.lower(): v for k, v in response.headers.items()}, b"".join(chunks))
     except urllib3.exceptions.NewConnectionError as error:
