@@ -187,12 +187,14 @@ class NeonizeConfig:
 
     @classmethod
     def from_env(cls) -> NeonizeConfig:
-        from paas.env import env_bool, env_int
+        from paas.env import env_bool, env_float, env_int
 
         return cls(
             log_level=parse_log_level(os.environ.get(LOG_LEVEL_ENV, "WARNING")),
             media_max_bytes=env_int("MEDIA_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),
             preview_allow_private=env_bool("ALLOW_PRIVATE_NETWORK_TARGETS", False),
+            max_attempts=env_int("WORKER_NEONIZE_MAX_ATTEMPTS", 8, minimum=1),
+            backoff_max=env_float("WORKER_NEONIZE_BACKOFF_MAX_SECONDS", 60.0, minimum=0.01),
         )
 
 
