@@ -34,10 +34,10 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         try:
             _, api_key = await database_sync_to_async(api_key_resolve)(raw)
         except AuthenticationFailed:
-            await self.close(code=4401)
+            await self._refuse(4401)
             return
         if not (api_key.has_scope(Scope.MESSAGES_READ) or api_key.has_scope(Scope.SESSIONS_READ)):
-            await self.close(code=4403)
+            await self._refuse(4403)
             return
         self.workspace_id = api_key.workspace_id
         self.session_filter = params.get("session", "")
@@ -52,6 +52,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         pending, self.buffer = self.buffer or [], None
         for envelope in pending:
             await self._send(envelope)
+
+    async def _refuse(self, code: int) -> None:
+        # Accept first: a close before the handshake reaches clients as a bare HTTP 403, without the code.
+        await self.accept()
+        await self.close(code=code)
 
     @database_sync_to_async
     def _backlog(self, last_event_id: str) -> list[dict[str, Any]]:

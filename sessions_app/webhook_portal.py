@@ -15,7 +15,7 @@ from django.views import View
 from accounts.mixins import WorkspaceMemberMixin, flash_service_error
 from accounts.models import Role
 from paas.api.errors import APIError
-from sessions_app.models import Delivery, DeliveryStatus, EventType, WebhookEndpoint
+from sessions_app.models import Delivery, EventType, WebhookEndpoint
 from sessions_app.services import webhooks
 
 
@@ -102,7 +102,6 @@ class WebhookDetailView(WorkspaceMemberMixin, View):
         return redirect("webhook_detail", pk=endpoint.pk)
 
 
-STATUS_BADGES = {DeliveryStatus.SUCCEEDED: "badge-green", DeliveryStatus.FAILED: "badge-red"}
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:

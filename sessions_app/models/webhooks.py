@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Workspace
 
@@ -29,7 +30,7 @@ class Event(models.Model):
     )
     type = models.CharField(max_length=40, choices=EventType.choices)
     envelope = models.JSONField(help_text="Exactly what is delivered: id, type, created_at, workspace, session, data.")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)  # the envelope's own time
 
     class Meta:
         ordering = ["created_at"]

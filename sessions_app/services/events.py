@@ -107,25 +107,6 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
     target = Message.objects.filter(session=session, wa_id=target_wa_id).first() if target_wa_id else None
     sender_jid = str(data.get("sender_jid", ""))
     sender_phone = str(data.get("sender_phone") or jid_phone(sender_jid) or jid_phone(str(data.get("sender_alt", ""))))
-    if kind == MessageType.REACTION and target is not None:
-        reactions = dict(target.reactions)
-        emoji = str((data.get("content") or {}).get("emoji", ""))
-        if emoji:
-            reactions[sender_jid] = emoji
-        else:
-            reactions.pop(sender_jid, None)  # an empty reaction takes it back
-        target.reactions = reactions
-        target.save(update_fields=["reactions"])
-        message_status_changed(target, "message.reaction")
-    elif kind == MessageType.EDIT and target is not None:
-        target.content = {**target.content, "text": (data.get("content") or {}).get("text", ""), "edited": True}
-        target.edited_at = _when(data.get("timestamp"))
-        target.save(update_fields=["content", "edited_at"])
-        message_status_changed(target, "message.edited")
-    elif kind == MessageType.DELETE and target is not None:
-        target.revoked_at = _when(data.get("timestamp"))
-        target.save(update_fields=["revoked_at"])
-        message_status_changed(target, "message.revoked")
     quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
     media = data.get("media") or {}
     message = Message(
@@ -154,9 +135,34 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
         with transaction.atomic():
             message.save()
     except IntegrityError:
-        return  # the same WhatsApp message again (a redelivery): stored once
+        return  # the same WhatsApp message again (a redelivery): stored, applied and published once
+    if target is not None:
+        _change_target(kind, target, sender_jid, data)
     changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
     message_status_changed(message, None if changes_another else "message.received")
+
+
+def _change_target(kind: str, target: Message, sender_jid: str, data: dict[str, Any]) -> None:
+    """A received reaction, edit or delete shows on the message it refers to."""
+    if kind == MessageType.REACTION:
+        reactions = dict(target.reactions)
+        emoji = str((data.get("content") or {}).get("emoji", ""))
+        if emoji:
+            reactions[sender_jid] = emoji
+        else:
+            reactions.pop(sender_jid, None)  # an empty reaction takes it back
+        target.reactions = reactions
+        target.save(update_fields=["reactions"])
+        message_status_changed(target, "message.reaction")
+    elif kind == MessageType.EDIT:
+        target.content = {**target.content, "text": (data.get("content") or {}).get("text", ""), "edited": True}
+        target.edited_at = _when(data.get("timestamp"))
+        target.save(update_fields=["content", "edited_at"])
+        message_status_changed(target, "message.edited")
+    elif kind == MessageType.DELETE:
+        target.revoked_at = _when(data.get("timestamp"))
+        target.save(update_fields=["revoked_at"])
+        message_status_changed(target, "message.revoked")
 
 
 HANDLERS = {

@@ -199,19 +199,31 @@ def test_another_workspace_sees_nothing_of_this_one(
     run(scenario)
 
 
+async def close_code(socket: Any) -> int | None:
+    """The code the server closed with right after the handshake, or None when it kept the socket open. The server
+    accepts before closing, so clients behind real servers see the code instead of a bare HTTP 403."""
+    connected, _ = await socket.connect(timeout=WAIT)
+    assert connected
+    if await socket.receive_nothing(timeout=0.3):
+        return None
+    message = await socket.receive_output(timeout=WAIT)
+    assert message["type"] == "websocket.close"
+    return int(message["code"])
+
+
 def test_a_key_needs_messages_read_or_sessions_read_or_is_closed_with_4403(workspace: Workspace) -> None:
     others = [Scope.MESSAGES_SEND, Scope.SESSIONS_WRITE, Scope.WEBHOOKS_MANAGE, Scope.KEYS_MANAGE]
     cases = [
-        (key(workspace, [Scope.MESSAGES_READ]), (True, None)),
-        (key(workspace, [Scope.SESSIONS_READ]), (True, None)),
-        (key(workspace, others), (False, 4403)),
-        (key(workspace, []), (False, 4403)),
+        (key(workspace, [Scope.MESSAGES_READ]), None),
+        (key(workspace, [Scope.SESSIONS_READ]), None),
+        (key(workspace, others), 4403),
+        (key(workspace, []), 4403),
     ]
 
     async def scenario() -> None:
         for raw, expected in cases:
             socket = communicator(raw)
-            assert await socket.connect(timeout=WAIT) == expected
+            assert await close_code(socket) == expected
             await socket.disconnect()
 
     run(scenario)
@@ -225,10 +237,10 @@ def test_a_missing_malformed_unknown_or_revoked_key_is_closed_with_4401(workspac
     async def scenario() -> None:
         for raw in (None, "", "Bearer", "sb_live_nonsense", deleted, revoked):
             socket = communicator(raw)
-            assert await socket.connect(timeout=WAIT) == (False, 4401), raw
+            assert await close_code(socket) == 4401, raw
             await socket.disconnect()
         socket = communicator(revoked, in_query=True)
-        assert await socket.connect(timeout=WAIT) == (False, 4401)
+        assert await close_code(socket) == 4401
 
     run(scenario)
 

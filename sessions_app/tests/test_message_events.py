@@ -246,3 +246,15 @@ def test_our_own_reaction_shows_on_the_target_once_sent(session: WhatsAppSession
     ingest(session, "message.sent", {"message_id": str(reaction.pk), "wa_id": "3EB0RX", "timestamp": at(1)})
 
     assert reloaded(target).reactions == {"15550100001@s.whatsapp.net": "🔥"}
+
+
+def test_a_redelivered_reaction_is_applied_and_published_once(session: WhatsAppSession) -> None:
+    from sessions_app.models import Event
+
+    target = inbound(session, wa_id="WA-TARGET")
+    reaction = received("WA-REACTION", type="reaction", content={"emoji": "🎉"}, target={"wa_id": "WA-TARGET"})
+    ingest(session, "message.received", reaction)
+    ingest(session, "message.received", reaction)  # WhatsApp delivers it again, as a new event
+
+    assert reloaded(target).reactions == {PEER_JID: "🎉"}
+    assert Event.objects.filter(type="message.reaction").count() == 1
