@@ -102,8 +102,6 @@ class WebhookDetailView(WorkspaceMemberMixin, View):
         return redirect("webhook_detail", pk=endpoint.pk)
 
 
-
-
 def _uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
