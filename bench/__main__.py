@@ -26,8 +26,10 @@ from bench.sessions import SandboxOptions, run_sandbox
 SANDBOX_NOTES = """\
 notes: one gateway (uvicorn, one process) and one worker on this machine's PostgreSQL and Redis, with the benchmark
 client on the same cores; figures are from one run and meant to be compared with each other, not across machines.
-RSS per session = (worker RSS connected - RSS before any session) / connected sessions. The API rate limit is raised
-for the run (the client is not what is measured)."""
+Times of "all ..." include the gateway's event ingest: a state reaches the API once the worker's event for it has
+been stored (see the lag). RSS per session: overall = (connected - before) / N; marginal = from 25% to 100% of N
+sessions hosted, without the one-time warm-up. The API rate limit is raised for the run (the client is not measured)."""
+
 
 NEONIZE_NOTES = """\
 notes: WhatsApp is unreachable here (DNS fails at once), so every dial fails in milliseconds and the sessions spend the

@@ -37,6 +37,21 @@ def _calls(calls: dict[str, Any]) -> str:
     )
 
 
+def _ingest(stats: dict[str, Any]) -> str:
+    if "error" in stats or not stats:
+        return f"not read: {stats.get('error', 'no data')}"
+    lags = "; ".join(
+        f"{row['phase']}: {row['type'].removeprefix('session.')} x{row['count']} "
+        f"{row['lag_p50_s']:.1f}/{row['lag_p95_s']:.1f} s"
+        for row in stats["by_phase_and_type"]
+    )
+    rates = "; ".join(
+        f"{r['phase']}: {r['events']} at {r['events_per_busy_second']}/s while busy (peak {r['peak_per_second']}/s)"
+        for r in stats["rates"]
+    )
+    return f"{rates}. Worker -> database lag p50/p95: {lags}"
+
+
 def sandbox_table(result: dict[str, Any]) -> str:
     mem, gw, rs, waits = result["worker_memory"], result["gateway_memory"], result["restart"], result["waits"]
     n = result["sessions"]
@@ -81,6 +96,7 @@ def sandbox_table(result: dict[str, Any]) -> str:
             f"{gw['rss_after_idle_mb']:.1f} MB after idle)",
         ],
         ["API: list all sessions (200/page)", f"p50 {result['list_all_ms_p50']:.0f} ms"],
+        ["event ingest (gateway)", _ingest(result.get("ingest", {}))],
         ["restart: SIGTERM -> exit", f"{rs['shutdown_seconds']:.1f} s (exit code {rs['exit_code']})"],
         ["restart: sessions released", f"{_s(rs['released_seconds'])}; while down: {rs['states_while_down']}"],
         ["restart: worker registered", f"{rs['register_seconds']:.1f} s after start"],

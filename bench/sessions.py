@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.api import Api, percentile
+from bench.dbstats import ingest_stats
 from bench.deployment import Deployment
 from bench.procs import Process, cpu_seconds, peak_mb, rss_mb
 
@@ -53,8 +54,8 @@ class HostedSampler:
         self.api, self.worker = api, worker
         self.samples: list[tuple[int, float]] = []
 
-    async def run(self, max_samples: int = 10_000) -> None:
-        while len(self.samples) < max_samples:
+    async def run(self, max_polls: int = 10_000) -> None:
+        for _ in range(max_polls):
             try:
                 response = await self.api.client.get(f"{self.worker.url}/healthz", timeout=5)
                 self.samples.append((int(response.json()["sessions"]), rss_mb(self.worker.pid)))
@@ -192,6 +193,9 @@ async def run_sandbox(deployment: Deployment, options: SandboxOptions) -> dict[s
         result["restart"] = await restart(deployment, api, worker, ids, worker_extra, limit)
     finally:
         await api.close()
+    restarted = result.get("restart", {}).get("started_at")
+    split = datetime.fromisoformat(restarted) if restarted else None
+    result["ingest"] = ingest_stats(deployment.env["DATABASE_URL"], split)
     result["log_problems"] = {
         "gateway": log_problems(deployment.gateway),
         "worker (first run)": log_problems(worker),
@@ -219,6 +223,7 @@ async def restart(
     out["states_while_down"] = dict(waited.states)
 
     moment = datetime.now(UTC)
+    out["started_at"] = moment.isoformat()
     t_start = time.monotonic()
     again, register_s = await asyncio.to_thread(deployment.start_worker, "w1", ready_text=REREGISTERED, **worker_extra)
     out["register_seconds"] = round(register_s, 2)
