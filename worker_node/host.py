@@ -200,7 +200,14 @@ class SessionHost:
         for message_id in self._pending_failures.pop(spec.id, []):
             self.publish(spec, "message.failed", {"message_id": message_id, "reason": "send_interrupted"})
         hosted.sender = asyncio.get_running_loop().create_task(self._send_loop(hosted))
-        await session.start()
+        try:
+            await session.start()
+        except Exception as error:
+            # Never leave a session that did not start looking "starting": report it and let the customer retry.
+            logger.exception("session %s did not start", spec.id)
+            self.hosted.pop(spec.id, None)  # the caller holds this session's lock: tear down directly
+            await self._stop(hosted, final_snapshot=False)
+            self.publish(spec, "session.state", {"state": "failed", "reason": f"start_failed: {error}"[:200]})
 
     async def _stop(self, hosted: Hosted, *, final_snapshot: bool) -> None:
         if hosted.snapshot_task is not None:
@@ -254,7 +261,10 @@ class SessionHost:
             if session_id not in wanted:
                 # Not ours any more (stopped, or failed over under a newer epoch): let go quietly.
                 await self._drop(session_id, wipe=False, final_snapshot=True)
-        await asyncio.gather(*(self.ensure(spec) for spec in wanted.values()), return_exceptions=True)
+        outcomes = await asyncio.gather(*(self.ensure(spec) for spec in wanted.values()), return_exceptions=True)
+        for spec, outcome in zip(wanted.values(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.error("session %s could not be started: %r", spec.id, outcome)
 
     async def shutdown(self) -> None:
         """SIGTERM: stop every session cleanly with a final snapshot; announce nothing (this is not a customer stop)."""

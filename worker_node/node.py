@@ -165,8 +165,12 @@ class WorkerNode:
         if self.gateway.identity is not None and self.exit_code == 0:
             try:
                 await asyncio.wait_for(self._final_flush(), timeout=10)
-                await self.gateway.shutting_down()
             except (GatewayError, TimeoutError) as error:
+                logger.warning("events left in the spool for the next start: %s", error)
+            try:
+                # Separately: the sessions must move even when the flush ran out of time.
+                await self.gateway.shutting_down()
+            except GatewayError as error:
                 logger.warning("could not tell the gateway about the shutdown: %s", error)
         await runner.cleanup()
         await self.gateway.close()

@@ -20,10 +20,6 @@ from workers_app.models import Worker
 logger = logging.getLogger(__name__)
 
 
-class InvalidEvent(ValueError):
-    """An event whose data can never be applied: refused for good, so the worker stops resending it."""
-
-
 @dataclass
 class IngestResult:
     accepted: list[str] = field(default_factory=list)
@@ -32,29 +28,41 @@ class IngestResult:
 
 
 def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResult:
-    """Store and apply each event once. Each is its own transaction: a bad one never takes the batch down."""
+    """Store and apply each event once, in order. One transaction for the batch (one commit, the sessions locked
+    once), a savepoint per event: a bad event never takes the rest down."""
     result = IngestResult()
-    for event in events:
-        event_id = str(event["id"])
-        try:
-            outcome = _ingest_one(worker, event)
-        except Exception:
-            logger.exception("event %s of worker %s could not be applied", event_id, worker.name)
-            outcome = "error"
-        if outcome == "accepted":
-            result.accepted.append(event_id)
-        elif outcome == "duplicate":
-            result.duplicates.append(event_id)
-        elif outcome != "error":  # errors stay unconfirmed, so the worker retries them
-            result.rejected.append({"id": event_id, "code": outcome})
+    ids = [str(event["id"]) for event in events]
+    seen = {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    with transaction.atomic():
+        session_ids = {str(event["session_id"]) for event in events}
+        sessions = {
+            str(session.pk): session
+            for session in WhatsAppSession.objects.select_for_update().filter(pk__in=session_ids).order_by("pk")
+        }
+        for event in events:
+            event_id = str(event["id"])
+            if event_id in seen:
+                result.duplicates.append(event_id)
+                continue
+            session = sessions.get(str(event["session_id"]))
+            try:
+                outcome = _ingest_one(worker, event, session)
+            except Exception:
+                logger.exception("event %s of worker %s could not be applied", event_id, worker.name)
+                outcome = "error"
+                if session is not None:
+                    session.refresh_from_db()  # the savepoint rolled back; so does our copy
+            if outcome == "accepted":
+                seen.add(event_id)
+                result.accepted.append(event_id)
+            elif outcome == "duplicate":
+                result.duplicates.append(event_id)
+            elif outcome != "error":  # errors stay unconfirmed, so the worker retries them
+                result.rejected.append({"id": event_id, "code": outcome})
     return result
 
 
-@transaction.atomic
-def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
-    if SessionEvent.objects.filter(pk=event["id"]).exists():
-        return "duplicate"
-    session = WhatsAppSession.objects.select_for_update().filter(pk=event["session_id"]).first()
+def _ingest_one(worker: Worker, event: dict[str, Any], session: WhatsAppSession | None) -> str:
     if session is None:
         return "unknown_session"
     # Session events are fenced by epoch. Message events are not: they record what WhatsApp already did (a send, a
@@ -62,10 +70,11 @@ def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
     fenced = not str(event["type"]).startswith("message.")
     if fenced and (session.worker_id != worker.pk or session.epoch != event["epoch"]):
         return "stale_epoch"
+    if event["type"] == "session.state" and (event.get("data") or {}).get("state") not in SessionState.values:
+        logger.warning("event %s of worker %s refused: unknown state", event["id"], worker.name)
+        return "invalid_event"
     try:
         with transaction.atomic():
-            if event["type"] == "session.state" and (event.get("data") or {}).get("state") not in SessionState.values:
-                raise InvalidEvent(f"unknown session state {(event.get('data') or {}).get('state')!r}")
             SessionEvent.objects.create(
                 id=event["id"],
                 session=session,
@@ -75,12 +84,10 @@ def _ingest_one(worker: Worker, event: dict[str, Any]) -> str:
                 data=event.get("data") or {},
                 occurred_at=event["occurred_at"],
             )
+            apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
     except IntegrityError:
-        return "duplicate"  # the same event arrived twice at once
-    except InvalidEvent as invalid:
-        logger.warning("event %s of worker %s refused: %s", event["id"], worker.name, invalid)
-        return "invalid_event"
-    apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
+        session.refresh_from_db()
+        return "duplicate"  # the same event arrived twice at once (another request stored it first)
     return "accepted"
 
 

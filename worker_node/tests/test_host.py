@@ -320,3 +320,27 @@ def test_every_envelope_names_its_session_and_epoch_and_has_its_own_id(tmp_path:
     assert {(e["session_id"], e["epoch"]) for e in events} == {(sid, 7)}
     assert len({e["id"] for e in events}) == len(events)
     assert all(uuid.UUID(e["id"]) and datetime.fromisoformat(e["occurred_at"]).tzinfo for e in events)
+
+
+def test_a_session_whose_start_raises_is_reported_failed_and_not_left_starting(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from worker_node.engines.sandbox import SandboxSession
+
+    async def broken_start(self: SandboxSession) -> None:
+        raise RuntimeError("the engine refused")
+
+    monkeypatch.setattr(SandboxSession, "start", broken_start)
+    session_id = str(uuid.uuid4())
+
+    async def scenario(world: World) -> None:
+        await world.host.ensure(spec(session_id))
+        assert world.host.get(session_id) is None
+        assert world.kinds(session_id)[-1] == ("session.state", "failed")
+        assert "start_failed: the engine refused" in world.events(session_id)[-1]["data"]["reason"]
+        # a later assignment can start it again
+        monkeypatch.undo()
+        await world.host.ensure(spec(session_id, epoch=2))
+        assert world.host.get(session_id) is not None
+
+    run(tmp_path, scenario)

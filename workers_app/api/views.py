@@ -24,7 +24,6 @@ from workers_app.services.enrollment import (
     worker_shutdown,
 )
 from workers_app.services.heartbeat import worker_heartbeat
-from workers_app.services.placement import place_pending
 
 
 class InternalView(APIView):
@@ -62,7 +61,7 @@ class RegisterView(APIView):
             registration = worker_reregister(worker=worker_authenticate(bearer[7:].strip()), profile=profile)
         else:
             registration = worker_register(enrollment_token=data.get("enrollment_token", ""), profile=profile)
-        place_pending(engine=registration.worker.engine)
+        # Placing waiting sessions is left to the first heartbeat, a moment later: registration answers fast.
         body: dict[str, Any] = {
             "worker_id": str(registration.worker.pk),
             "heartbeat_interval": settings.WORKER_HEARTBEAT_SECONDS,

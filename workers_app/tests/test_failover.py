@@ -183,6 +183,7 @@ def test_a_shut_down_workers_sessions_come_back_to_it_when_it_registers_again() 
     body = {"name": "only", "advertise_url": "http://127.0.0.1:9", "engine": "sandbox", "capacity": 10}
 
     response = worker_client(raw).post("/internal/v1/workers/register", body, format="json")
+    worker_client(raw).post("/internal/v1/heartbeat", {"load": 0, "sessions": [], "stored": []}, format="json")
 
     assert response.status_code == 200, response.content
     back = reloaded(session)

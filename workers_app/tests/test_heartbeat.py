@@ -175,7 +175,7 @@ def test_pending_sessions_are_placed_on_a_worker_that_heartbeats() -> None:
     assert parked.state == SessionState.STOPPED
 
 
-def test_pending_sessions_are_placed_on_a_worker_that_registers() -> None:
+def test_pending_sessions_are_placed_by_the_first_heartbeat_of_a_worker_that_registers() -> None:
     pending = SessionFactory.create(worker=None, state=SessionState.PENDING)
     enrollment = enrollment_token_create(name="pool")
     body = {
@@ -190,18 +190,22 @@ def test_pending_sessions_are_placed_on_a_worker_that_registers() -> None:
 
     assert response.status_code == 201, response.content
     pending.refresh_from_db()
+    assert pending.worker is None  # registration answers at once; placing is the heartbeat's work
+    heartbeat(response.json()["worker_token"])
+    pending.refresh_from_db()
     assert pending.worker is not None
     assert str(pending.worker.pk) == response.json()["worker_id"]
     assert pending.state == SessionState.STARTING
     assert pending.epoch == 1
 
 
-def test_pending_sessions_are_placed_on_a_worker_that_re_registers() -> None:
+def test_pending_sessions_are_placed_on_a_worker_that_re_registers_and_heartbeats() -> None:
     worker, raw = worker_with_token(state=WorkerState.DEAD, last_heartbeat_at=silent_since(600))
     pending = SessionFactory.create(worker=None, state=SessionState.PENDING)
     body = {"name": worker.name, "advertise_url": "http://127.0.0.1:9", "engine": "sandbox", "capacity": 3}
 
     response = worker_client(raw).post("/internal/v1/workers/register", body, format="json")
+    heartbeat(raw)
 
     assert response.status_code == 200, response.content
     pending.refresh_from_db()
