@@ -55,7 +55,9 @@ def advance(message: Message, status: str, at: datetime) -> bool:
 
 
 def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
-    message = Message.objects.select_for_update().filter(session=session, pk=str(data.get("message_id"))).first()
+    message = (
+        Message.objects.select_for_update(no_key=True).filter(session=session, pk=str(data.get("message_id"))).first()
+    )
     if message is None:
         return
     message.wa_id = str(data.get("wa_id", ""))[:100]
@@ -66,7 +68,7 @@ def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
 
 def _apply_to_target(message: Message) -> None:
     """Our own reaction, edit or delete went out: the message it refers to shows it too."""
-    target = Message.objects.select_for_update().get(pk=str(message.target_id))
+    target = Message.objects.select_for_update(no_key=True).get(pk=str(message.target_id))
     if message.type == MessageType.REACTION:
         emoji = message.content.get("emoji", "")
         reactions = {k: v for k, v in target.reactions.items() if k != message.sender_jid}
@@ -94,7 +96,7 @@ def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
         return
     at = _when(data.get("timestamp"))
     wa_ids = [str(x) for x in data.get("wa_ids", [])][:1000]
-    for message in Message.objects.select_for_update().filter(
+    for message in Message.objects.select_for_update(no_key=True).filter(
         session=session, direction=Direction.OUTBOUND, wa_id__in=wa_ids
     ):
         advance(message, status, at)

@@ -34,10 +34,13 @@ def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResu
     ids = [str(event["id"]) for event in events]
     seen = {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)}
     with transaction.atomic():
+        # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.
         session_ids = {str(event["session_id"]) for event in events}
         sessions = {
             str(session.pk): session
-            for session in WhatsAppSession.objects.select_for_update().filter(pk__in=session_ids).order_by("pk")
+            for session in WhatsAppSession.objects.select_for_update(no_key=True)
+            .filter(pk__in=session_ids)
+            .order_by("pk")
         }
         for event in events:
             event_id = str(event["id"])

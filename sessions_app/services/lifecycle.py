@@ -55,7 +55,9 @@ def session_create(
 
 
 def _locked(session: WhatsAppSession) -> WhatsAppSession:
-    return WhatsAppSession.objects.select_for_update(of=("self",)).select_related("worker").get(pk=session.pk)
+    return (
+        WhatsAppSession.objects.select_for_update(of=("self",), no_key=True).select_related("worker").get(pk=session.pk)
+    )
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,13 +26,22 @@ def dispatch_after_commit(session_id: Any) -> None:
     transaction.on_commit(lambda: _enqueue_dispatch(str(session_id)))
 
 
+def _pending_key(session_id: str) -> str:
+    return f"outbox-dispatch-queued:{session_id}"
+
+
 def _enqueue_dispatch(session_id: str) -> None:
+    """One queued dispatch per session at a time: a burst of sends becomes one hand-over, not one task per message.
+    The task clears the mark before it reads the outbox, so a message committed after that read enqueues anew."""
     from sessions_app.tasks import dispatch_outbox
 
+    if not cache.add(_pending_key(session_id), 1, timeout=60):
+        return
     try:
         dispatch_outbox.delay(session_id)
     except Exception:
         # The broker is down: the message is stored as queued, and the periodic sweep offers it again.
+        cache.delete(_pending_key(session_id))
         logger.warning("could not enqueue the outbox of session %s; the sweep will", session_id, exc_info=True)
 
 
@@ -46,6 +56,7 @@ def dispatch(session_id: str) -> int:
     from sessions_app.services.send import message_payload
     from workers_app.commands import call_worker
 
+    cache.delete(_pending_key(session_id))
     session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
     if session is None or session.worker is None or session.state != SessionState.CONNECTED:
         return 0  # offered again when it connects

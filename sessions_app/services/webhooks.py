@@ -205,7 +205,7 @@ def _retry_after(value: str) -> float | None:
 @transaction.atomic
 def _settle(delivery: Delivery, status_code: int | None, retry_after: float | None) -> None:
     now = timezone.now()
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=delivery.endpoint_id)
     delivery.attempt_count += 1
     delivery.last_status_code = status_code
     if status_code is not None and 200 <= status_code < 300:

@@ -75,7 +75,7 @@ def worker_register(*, enrollment_token: str, profile: WorkerProfile) -> Registr
     token = _find(ENROLLMENT_TOKEN, EnrollmentToken, enrollment_token, "prefix", "token_hash")
     if token is None:
         raise _unauthorized("enrollment_token_invalid", "This enrollment token does not exist.")
-    token = EnrollmentToken.objects.select_for_update().get(pk=token.pk)
+    token = EnrollmentToken.objects.select_for_update(no_key=True).get(pk=token.pk)
     refusal = token.refusal()
     if refusal is not None:
         raise _unauthorized(refusal, f"This enrollment token cannot be used ({refusal.replace('_', ' ')}).")
@@ -98,7 +98,7 @@ def worker_register(*, enrollment_token: str, profile: WorkerProfile) -> Registr
 @transaction.atomic
 def worker_reregister(*, worker: Worker, profile: WorkerProfile) -> Registration:
     """A restarted worker presents its own token: it comes back as the same worker, keeping its sessions."""
-    worker = Worker.objects.select_for_update().get(pk=worker.pk)
+    worker = Worker.objects.select_for_update(no_key=True).get(pk=worker.pk)
     worker.name = profile.name
     worker.advertise_url = profile.advertise_url
     worker.engine = profile.engine

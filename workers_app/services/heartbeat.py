@@ -26,7 +26,7 @@ def worker_heartbeat(
     *, worker: Worker, load: int, stored: list[str], running: list[str] | None = None
 ) -> HeartbeatAnswer:
     with transaction.atomic():
-        locked = Worker.objects.select_for_update().get(pk=worker.pk)
+        locked = Worker.objects.select_for_update(no_key=True).get(pk=worker.pk)
         locked.last_heartbeat_at = timezone.now()
         locked.load = load
         if locked.state == WorkerState.DEAD:
@@ -53,7 +53,7 @@ def settle_stopped(*, worker: Worker, running: set[str]) -> None:
         if str(session.pk) in running:
             continue
         with transaction.atomic():
-            locked = WhatsAppSession.objects.select_for_update().get(pk=session.pk)
+            locked = WhatsAppSession.objects.select_for_update(no_key=True).get(pk=session.pk)
             if locked.worker_id == worker.pk and locked.desired == Desired.STOP:
                 locked.worker = None
                 set_state(locked, SessionState.STOPPED, "stopped by request", fields=("worker",))

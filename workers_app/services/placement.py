@@ -65,7 +65,11 @@ def place_pending(*, engine: str) -> int:
     pending = WhatsAppSession.objects.filter(desired=Desired.RUN, worker__isnull=True, engine=engine)
     for session_id in pending.order_by("created_at").values_list("pk", flat=True)[:500]:
         with transaction.atomic():
-            session = WhatsAppSession.objects.select_for_update().filter(pk=session_id, worker__isnull=True).first()
+            session = (
+                WhatsAppSession.objects.select_for_update(no_key=True)
+                .filter(pk=session_id, worker__isnull=True)
+                .first()
+            )
             if session is None or session.desired != Desired.RUN:
                 continue
             if not place(session):
@@ -76,7 +80,7 @@ def place_pending(*, engine: str) -> int:
 
 def release_sessions_of(*, worker_id: Any, reason: str) -> None:
     """Move a lost worker's sessions elsewhere (epoch + 1 on reassignment, so the old owner is fenced off)."""
-    sessions = WhatsAppSession.objects.select_for_update().filter(worker_id=worker_id)
+    sessions = WhatsAppSession.objects.select_for_update(no_key=True).filter(worker_id=worker_id)
     for session in sessions:
         if session.desired == Desired.RUN:
             session.worker = None
@@ -94,7 +98,7 @@ def sweep_dead_workers() -> list[str]:
     """Mark workers silent for longer than the dead-after interval as dead and fail their sessions over."""
     cutoff = timezone.now() - dead_after()
     dead = list(
-        Worker.objects.select_for_update(skip_locked=True).filter(
+        Worker.objects.select_for_update(skip_locked=True, no_key=True).filter(
             state__in=[WorkerState.ACTIVE, WorkerState.DRAINING], last_heartbeat_at__lt=cutoff
         )
     )
