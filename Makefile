@@ -52,8 +52,11 @@ css:
 	npx tailwindcss -i assets/css/input.css -o static/css/app.css --minify
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
+# The numbers performance claims rest on (bench/README.md, bench/MESSAGING.md); about 15 minutes on 2 cores.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.messaging
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from bench.deployment import REDIS_URL, clear_redis_prefix, recreate_database
+from bench.load import CLIENT
 from bench.procs import ROOT, Process, clean_env, free_port, spawn, wait_for_log
 
 WORKER_READY = "enrolled as worker"
@@ -131,11 +132,16 @@ class Stack:
         self.workers[name] = process
         return process
 
+    @property
+    def gateway_url(self) -> str:
+        assert self.gateway is not None, "start the gateway first"
+        return self.gateway.url
+
     def processes(self) -> dict[str, int]:
         """Name -> pid of every process of the stack that is running, and of this benchmark client."""
         named = {"gateway": self.gateway, "celery": self.celery, **self.workers}
         pids = {name: p.pid for name, p in named.items() if p is not None and p.alive()}
-        return {**pids, "bench client": os.getpid()}
+        return {**pids, CLIENT: os.getpid()}
 
     def close(self) -> None:
         for name in list(self.workers):

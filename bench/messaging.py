@@ -1,0 +1,403 @@
+"""python -m bench.messaging: sending, the bare API, API latency and event ingest, side by side on one stack.
+
+One gateway (uvicorn, one process), one Celery worker (threads pool) and two sandbox worker nodes with sessions A and B
+linked, on a database and Redis prefix of their own. Phases, in this order:
+
+  (b) GET /api/v1/whoami, closed loop: the bare authenticated endpoint, as a baseline
+  (a) POST /api/v1/sessions/A/messages (A -> B), closed loop: messages accepted (202) and reaching "sent" per second,
+      then the backlog drained
+  (b) whoami again (after the drain), so the ratio is taken against the mean of the baseline before and after
+  (c) sends, open loop at half the accepted rate of (a): latency p50/p95/p99; then whoami at the same rate
+  (d) message.received events posted straight to /internal/v1/events as a registered worker: events stored per second
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+
+from bench.api import percentile
+from bench.load import (
+    CpuMeter,
+    LockWatch,
+    closed_loop,
+    cpu_text,
+    header,
+    host_facts,
+    latency_text,
+    locks_text,
+    open_loop,
+    table,
+    verdict,
+    write_json,
+)
+from bench.procs import free_port
+from bench.stack import Stack
+
+DATABASE, PREFIX = "bench_switchboard_messaging", "benchmsg"
+A_PHONE, B_PHONE, SENDER = "+15550107001", "+15550107002", "15550107009@s.whatsapp.net"
+SEND_RATE = 100_000  # A's send_rate_per_minute; SEND_RATE_MAX_PER_MINUTE is raised to match
+# The per-key API limit (default 600/min) would throttle the client. A one-second window keeps DRF's throttle history
+# (a list of every request time in the window, read and written on each request) as short as the default's.
+API_RATE_LIMIT = "1000000/s"
+RATIO_TARGET, P99_TARGET_MS = 0.5, 50.0
+OUTBOX = """
+SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'played')),
+       count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'failed'), count(*)
+FROM sessions_app_message WHERE session_id = %s AND direction = 'out'
+"""
+
+
+async def outbox(db: psycopg.AsyncConnection[Any], session_id: str) -> dict[str, int]:
+    row = await (await db.execute(OUTBOX, (session_id,))).fetchone()
+    assert row is not None
+    return dict(zip(("sent", "queued", "failed", "total"), (int(x) for x in row), strict=True))
+
+
+async def drain(db: psycopg.AsyncConnection[Any], session_id: str, timeout: float) -> tuple[dict[str, int], float]:
+    """Wait (bounded) until none of the session's messages is queued; the counts then and the seconds it took, or
+    the counts at the timeout and -1."""
+    started = time.monotonic()
+    while True:
+        counts = await outbox(db, session_id)
+        if counts["queued"] == 0:
+            return counts, time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            return counts, -1.0
+        await asyncio.sleep(0.2)
+
+
+class Client:
+    def __init__(self, a: str) -> None:
+        self.a = a
+
+    async def send(self, http: aiohttp.ClientSession, i: int) -> int:
+        body = {"to": B_PHONE, "text": f"bench {i} {time.time():.6f}"}
+        async with http.post(f"/api/v1/sessions/{self.a}/messages", json=body) as response:
+            await response.read()
+            return response.status
+
+    @staticmethod
+    async def whoami(http: aiohttp.ClientSession, i: int) -> int:
+        async with http.get("/api/v1/whoami") as response:
+            await response.read()
+            return response.status
+
+
+async def throughput(stack: Stack, http: aiohttp.ClientSession, db: Any, a: str, args: Any) -> dict[str, Any]:
+    client = Client(a)
+    loop = {"concurrency": args.concurrency, "seconds": args.seconds, "max_requests": 200_000}
+    phases: dict[str, Any] = {}
+
+    meter = CpuMeter(stack.processes())
+    bare_before = await closed_loop(http, client.whoami, name="whoami", expected=200, **loop)
+    phases["whoami before"] = meter.read()
+
+    before = await outbox(db, a)
+    meter = CpuMeter(stack.processes())
+    async with LockWatch(stack.database_url) as locks:
+        send = await closed_loop(http, client.send, name="send", expected=202, **loop)
+    phases["send"] = meter.read()
+    at_end = await outbox(db, a)
+    drained, drain_seconds = await drain(db, a, args.drain_timeout)
+    sent_in_window = at_end["sent"] - before["sent"]
+    sent_total = drained["sent"] - before["sent"]
+    sent_span = send.seconds + max(drain_seconds, 0)
+
+    meter = CpuMeter(stack.processes())
+    bare_after = await closed_loop(http, client.whoami, name="whoami", expected=200, **loop)
+    phases["whoami after"] = meter.read()
+    bare = (bare_before.per_second + bare_after.per_second) / 2
+    return {
+        "send": send.summary(),
+        "sent_per_second_in_window": round(sent_in_window / send.seconds, 1),
+        "queued_at_end_of_window": at_end["queued"],
+        "drain_seconds": round(drain_seconds, 2),
+        "sent_per_second_including_drain": round(sent_total / sent_span, 1) if drain_seconds >= 0 else None,
+        "sent_total": sent_total,
+        "failed_total": drained["failed"] - before["failed"],
+        "whoami_before": bare_before.summary(),
+        "whoami_after": bare_after.summary(),
+        "whoami_per_second_mean": round(bare, 1),
+        "ratio_send_to_bare": round(send.per_second / bare, 3) if bare else 0.0,
+        "cpu_percent": phases,
+        "locks_during_send": locks.summary(),
+    }
+
+
+async def latency(stack: Stack, http: aiohttp.ClientSession, db: Any, a: str, rate: float, args: Any) -> dict[str, Any]:
+    client = Client(a)
+    paced = {"rate": rate, "seconds": args.latency_seconds, "max_in_flight": 256}
+    meter = CpuMeter(stack.processes())
+    send = await open_loop(http, client.send, name="send", expected=202, **paced)
+    cpu_send = meter.read()
+    _, drain_seconds = await drain(db, a, args.drain_timeout)
+    meter = CpuMeter(stack.processes())
+    bare = await open_loop(http, client.whoami, name="whoami", expected=200, **paced)
+    return {
+        "rate": round(rate, 1),
+        "send": send.summary(),
+        "drain_seconds_after_send": round(drain_seconds, 2),
+        "whoami": bare.summary(),
+        "cpu_percent": {"send": cpu_send, "whoami": meter.read()},
+    }
+
+
+def received_event(session_id: str, epoch: int, n: int) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
+    wa_id = "3EB0BENCH" + uuid.uuid4().hex[:16].upper()
+    data = {
+        "wa_id": wa_id, "chat_jid": SENDER, "sender_jid": SENDER, "sender_phone": "+15550107009",
+        "push_name": "Ingest", "type": "text", "content": {"text": f"ingest {n}"}, "media": None, "quoted": None,
+        "target": None, "timestamp": now,
+    }  # fmt: skip
+    return {"id": str(uuid.uuid4()), "session_id": session_id, "epoch": epoch, "type": "message.received",
+            "occurred_at": now, "data": data}  # fmt: skip
+
+
+async def ingest(stack: Stack, http: aiohttp.ClientSession, db: Any, args: Any) -> dict[str, Any]:
+    """Register a worker identity of our own, get a session placed on it (the real workers are full), report it
+    connected, then post batches of message.received events one at a time, as a worker ships its spool."""
+    profile = {"enrollment_token": stack.spare_enrollment_token, "name": "bench-ingest", "engine": "sandbox",
+               "advertise_url": f"http://127.0.0.1:{free_port()}", "capacity": 1, "version": "bench"}  # fmt: skip
+    # Without the API key: a bearer token on this path means "re-register the worker that holds it".
+    async with (
+        aiohttp.ClientSession(base_url=stack.gateway_url) as bare,
+        bare.post("/internal/v1/workers/register", json=profile) as response,
+    ):
+        registered = await response.json()
+        if response.status != 201:
+            raise RuntimeError(f"worker registration: {response.status} {registered}")
+    worker = {"Authorization": f"Bearer {registered['worker_token']}"}
+    async with http.post("/api/v1/sessions", json={"name": "C (ingest)"}) as response:
+        session_id = str((await response.json())["id"])
+    row = await (
+        await db.execute("SELECT worker_id, epoch FROM sessions_app_whatsappsession WHERE id = %s", (session_id,))
+    ).fetchone()
+    if row is None or str(row[0]) != registered["worker_id"]:
+        raise RuntimeError(f"session C was not placed on the benchmark's worker: {row}")
+    epoch = int(row[1])
+    connected = {"id": str(uuid.uuid4()), "session_id": session_id, "epoch": epoch, "type": "session.state",
+                 "occurred_at": datetime.now(UTC).isoformat(),
+                 "data": {"state": "connected", "reason": "", "account": {"phone": "+15550107003",
+                          "jid": "15550107003:1@s.whatsapp.net", "push_name": "C"}}}  # fmt: skip
+    async with http.post("/internal/v1/events", json={"events": [connected]}, headers=worker) as response:
+        if response.status != 200 or not (await response.json())["accepted"]:
+            raise RuntimeError(f"the connected event was not accepted: {response.status}")
+
+    batch_ms: list[float] = []
+    accepted = duplicates = rejected = sent = 0
+    meter = CpuMeter(stack.processes())
+    started = time.monotonic()
+    for _ in range(args.max_batches):
+        if time.monotonic() - started >= args.ingest_seconds:
+            break
+        events = [received_event(session_id, epoch, sent + k) for k in range(args.batch)]
+        sent += len(events)
+        t = time.monotonic()
+        async with http.post("/internal/v1/events", json={"events": events}, headers=worker) as response:
+            answer = await response.json()
+            if response.status != 200:
+                raise RuntimeError(f"an event batch was refused: {response.status} {answer}")
+        batch_ms.append((time.monotonic() - t) * 1000)
+        accepted += len(answer["accepted"])
+        duplicates += len(answer["duplicates"])
+        rejected += len(answer["rejected"])
+    seconds = time.monotonic() - started
+    cpu = meter.read()
+    stored = await (
+        await db.execute(
+            "SELECT (SELECT count(*) FROM sessions_app_sessionevent WHERE session_id = %(s)s AND type = "
+            "'message.received'), (SELECT count(*) FROM sessions_app_message WHERE session_id = %(s)s AND direction "
+            "= 'in')",
+            {"s": session_id},
+        )
+    ).fetchone()
+    assert stored is not None
+    return {
+        "batch_size": args.batch,
+        "batches": len(batch_ms),
+        "events_posted": sent,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rejected": rejected,
+        "seconds": round(seconds, 2),
+        "events_per_second": round(accepted / seconds, 1) if seconds else 0.0,
+        "batch_p50_ms": round(percentile(batch_ms, 0.5), 1),
+        "batch_p95_ms": round(percentile(batch_ms, 0.95), 1),
+        "stored_session_events": int(stored[0]),
+        "stored_messages": int(stored[1]),
+        "cpu_percent": cpu,
+    }
+
+
+async def measure(stack: Stack, a: str, args: Any) -> dict[str, Any]:
+    assert stack.gateway is not None
+    connector = aiohttp.TCPConnector(limit=300, keepalive_timeout=2)
+    async with (
+        aiohttp.ClientSession(
+            base_url=stack.gateway.url, connector=connector, timeout=aiohttp.ClientTimeout(total=30),
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        ) as http,
+        await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as db,
+    ):  # fmt: skip
+        client = Client(a)
+        for request, expected in ((client.whoami, 200), (client.send, 202)):  # warm-up: imports, connections
+            await closed_loop(http, request, name="warm-up", expected=expected, concurrency=4, seconds=3,
+                              max_requests=40)  # fmt: skip
+        await drain(db, a, args.drain_timeout)
+        print("  (a)+(b) throughput …", flush=True)
+        result: dict[str, Any] = {"throughput": await throughput(stack, http, db, a, args)}
+        rate = result["throughput"]["send"]["per_second"] / 2
+        print(f"  (c) latency at {rate:.0f}/s …", flush=True)
+        result["latency"] = await latency(stack, http, db, a, rate, args)
+        print("  (d) event ingest …", flush=True)
+        result["ingest"] = await ingest(stack, http, db, args)
+        return result
+
+
+def report(document: dict[str, Any]) -> str:
+    s = document["settings"]
+    if "results" not in document:
+        return header("Switchboard messaging benchmark", document) + f"\nFAILED: {document.get('error')}"
+    t, lat, ing = (document["results"][k] for k in ("throughput", "latency", "ingest"))
+    send, ratio, locks = t["send"], t["ratio_send_to_bare"], t["locks_during_send"]
+    drained = (
+        f"all {t['sent_total']} sent {t['drain_seconds']:.1f} s after the window"
+        if t["drain_seconds"] >= 0
+        else f"NOT drained within {s['drain_timeout']:.0f} s"
+    )
+    including = t["sent_per_second_including_drain"]
+    rows = [
+        ["(a) send: accepted (202)", f"{send['per_second']:.0f}/s over {send['seconds']:.0f} s, "
+         f"{s['concurrency']} in flight ({latency_text(send)})", "", ""],
+        ["(a) send: reaching sent, in the window", f"{t['sent_per_second_in_window']:.0f}/s; "
+         f"{t['queued_at_end_of_window']} still queued at the end", "", ""],
+        ["(a) send: reaching sent, incl. drain", f"{including or 0:.0f}/s; {drained} "
+         f"(failed: {t['failed_total']})", "", ""],
+        ["(a) PostgreSQL during send", locks_text(locks), "", ""],
+        ["(b) whoami (bare DRF endpoint)", f"{t['whoami_before']['per_second']:.0f}/s before, "
+         f"{t['whoami_after']['per_second']:.0f}/s after (mean {t['whoami_per_second_mean']:.0f}/s)", "", ""],
+        ["(b) ratio send / bare", f"{ratio:.2f}", f">= {RATIO_TARGET}", verdict(ratio >= RATIO_TARGET)],
+        [f"(c) send latency at {lat['rate']:.0f}/s", latency_text(lat["send"]), f"p99 < {P99_TARGET_MS:.0f} ms",
+         verdict(lat["send"]["p99_ms"] < P99_TARGET_MS and not lat["send"]["errors"])],
+        [f"(c) whoami latency at {lat['rate']:.0f}/s", latency_text(lat["whoami"]), f"p99 < {P99_TARGET_MS:.0f} ms",
+         verdict(lat["whoami"]["p99_ms"] < P99_TARGET_MS and not lat["whoami"]["errors"])],
+        ["(d) ingest: message.received stored", f"{ing['events_per_second']:.0f} events/s ({ing['accepted']} in "
+         f"{ing['seconds']:.1f} s; batches of {ing['batch_size']}, one in flight, p50 {ing['batch_p50_ms']:.0f} ms, "
+         f"p95 {ing['batch_p95_ms']:.0f} ms)", "", ""],
+        ["(d) ingest: in the database", f"{ing['stored_session_events']} session events, "
+         f"{ing['stored_messages']} messages; rejected {ing['rejected']}, duplicates {ing['duplicates']}", "", ""],
+    ]  # fmt: skip
+    cpu = [
+        ["CPU % (of one core) during (b) whoami", cpu_text(t["cpu_percent"]["whoami before"])],
+        ["CPU % during (a) send", cpu_text(t["cpu_percent"]["send"])],
+        [f"CPU % during (c) send at {lat['rate']:.0f}/s", cpu_text(lat["cpu_percent"]["send"])],
+        ["CPU % during (d) ingest", cpu_text(ing["cpu_percent"])],
+    ]
+    notes = (
+        f"stack: gateway = uvicorn, 1 process; Celery {s['celery']}; 2 sandbox worker nodes (A and B on different "
+        f"ones); PostgreSQL and Redis on this machine; API_RATE_LIMIT={API_RATE_LIMIT}, "
+        f"SEND_RATE_MAX_PER_MINUTE={SEND_RATE} (A sends at up to {SEND_RATE}/min). Latency is counted from each "
+        f"request's scheduled start (open loop). Load average at the end {document.get('load_average_at_end')}."
+    )
+    return "\n".join([
+        header("Switchboard messaging benchmark", document), "",
+        table(["figure", "measured", "target", "verdict"], rows), "",
+        table(["where the CPU went", "process: % of one core"], cpu), "", notes,
+    ])  # fmt: skip
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.messaging", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="each throughput phase (default 20)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight in (a) and (b) (default 8)")
+    parser.add_argument("--latency-seconds", type=float, default=15.0, help="each latency phase (default 15)")
+    parser.add_argument("--ingest-seconds", type=float, default=15.0, help="the ingest phase (default 15)")
+    parser.add_argument("--batch", type=int, default=200, help="events per ingest batch (default 200)")
+    parser.add_argument("--max-batches", type=int, default=2000, help="bound on ingest batches")
+    parser.add_argument("--celery-concurrency", type=int, default=8, help="Celery threads (default 8)")
+    parser.add_argument("--drain-timeout", type=float, default=120.0, help="waiting for the outbox to empty")
+    parser.add_argument("--keep", action="store_true", help="keep the folder with the processes' logs")
+    args = parser.parse_args(argv)
+    if not (1 <= args.seconds <= 300 and 1 <= args.latency_seconds <= 300 and 1 <= args.ingest_seconds <= 300):
+        parser.error("phases last 1 to 300 seconds")
+    if not (1 <= args.concurrency <= 256 and 1 <= args.celery_concurrency <= 64 and 1 <= args.batch <= 1000):
+        parser.error("--concurrency 1-256, --celery-concurrency 1-64, --batch 1-1000")
+    if not (1 <= args.max_batches <= 100_000 and 5 <= args.drain_timeout <= 600):
+        parser.error("--max-batches 1-100000, --drain-timeout 5-600")
+    return args
+
+
+def _overrun(signum: int, frame: Any) -> None:
+    raise TimeoutError("the benchmark overran its overall time limit")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started_at, started = datetime.now(UTC), time.monotonic()
+    document: dict[str, Any] = {
+        "date": started_at.isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.messaging", *argv]),
+        "host": host_facts(),
+        "settings": {
+            **vars(args),
+            "celery": f"threads, concurrency {args.celery_concurrency}",
+            "api_rate_limit": API_RATE_LIMIT,
+            "send_rate_max_per_minute": SEND_RATE,
+        },
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="switchboard-bench-messaging-"))
+    print(f"Switchboard messaging benchmark, {document['date']} (logs in {tmp})", flush=True)
+    signal.signal(signal.SIGALRM, _overrun)
+    signal.alarm(int(3 * args.seconds + 2 * args.latency_seconds + args.ingest_seconds + 3 * args.drain_timeout + 300))
+    stack: Stack | None = None
+    failed = False
+    try:
+        stack = Stack.prepare(database=DATABASE, prefix=PREFIX, tmp=tmp, API_RATE_LIMIT=API_RATE_LIMIT,
+                              SEND_RATE_MAX_PER_MINUTE=str(SEND_RATE))  # fmt: skip
+        stack.start_gateway()
+        stack.start_celery(pool="threads", concurrency=args.celery_concurrency)
+        stack.start_worker("w1", WORKER_CAPACITY="1")
+        stack.start_worker("w2", WORKER_CAPACITY="1")
+        with stack.client() as api:
+            a = stack.link(api, "A", A_PHONE, send_rate_per_minute=SEND_RATE)
+            stack.link(api, "B", B_PHONE, send_rate_per_minute=SEND_RATE)
+        print(f"  stack up in {time.monotonic() - started:.0f} s", flush=True)
+        document["results"] = asyncio.run(measure(stack, a, args))
+    except Exception as error:
+        failed = True
+        document["error"], document["traceback"] = repr(error), traceback.format_exc()
+        print(traceback.format_exc(), file=sys.stderr, flush=True)
+    finally:
+        signal.alarm(0)
+        if stack is not None:
+            stack.close()
+    document["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    document["duration_seconds"] = round(time.monotonic() - started, 1)
+    print("\n" + report(document))
+    path = write_json(document, "messaging", started_at)
+    print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")
+    if args.keep or failed:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
