@@ -47,11 +47,14 @@ def test_a_key_without_the_scope_is_refused_and_nothing_happens(
     others = [s for s in Scope.values if s != scope]
     client = api_client_for(workspace, others).client
 
-    with patch("workers_app.commands.httpx.post") as worker:
+    with (
+        patch("workers_app.commands.call_worker") as worker,
+        patch("sessions_app.services.messaging.call_worker") as chat,
+    ):
         response = call(client, method, path, body, {"session": str(session.pk), "message": str(message.pk)})
 
     assert_api_error(response, 403, "missing_scope")
-    assert worker.call_count == 0
+    assert worker.call_count == chat.call_count == 0
     assert list(Message.objects.values_list("pk", "unread")) == [(message.pk, True)]
 
 
