@@ -31,8 +31,8 @@ def message_status_changed(message: Message, event: str | None = None) -> None:
     data = dict(MessageSerializer(message).data)
     group_send_after_commit(message.workspace_id, {"type": "message.update", "message": data})
     if event is not None:
-        session = WhatsAppSession.objects.get(pk=message.session_id)
-        publish_event(workspace_id=message.workspace_id, session=session, kind=event, data=data)
+        # Callers hand in messages with their session already attached: no query per event on the ingest path.
+        publish_event(workspace_id=message.workspace_id, session=message.session, kind=event, data=data)
 
 
 def _when(value: Any) -> datetime:
@@ -60,6 +60,7 @@ def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
     )
     if message is None:
         return
+    message.session = session
     message.wa_id = str(data.get("wa_id", ""))[:100]
     message.timestamp = _when(data.get("timestamp"))
     if advance(message, MessageStatus.SENT, message.timestamp) and message.target_id:
@@ -69,6 +70,7 @@ def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
 def _apply_to_target(message: Message) -> None:
     """Our own reaction, edit or delete went out: the message it refers to shows it too."""
     target = Message.objects.select_for_update(no_key=True).get(pk=str(message.target_id))
+    target.session = message.session
     if message.type == MessageType.REACTION:
         emoji = message.content.get("emoji", "")
         reactions = {k: v for k, v in target.reactions.items() if k != message.sender_jid}
@@ -87,7 +89,9 @@ def on_failed(session: WhatsAppSession, data: dict[str, Any]) -> None:
         session=session, pk=str(data.get("message_id")), status=MessageStatus.QUEUED
     ).update(status=MessageStatus.FAILED, failure_reason=str(data.get("reason", "failed"))[:200])
     if updated:
-        message_status_changed(Message.objects.get(pk=str(data.get("message_id"))), "message.status")
+        failed = Message.objects.get(pk=str(data.get("message_id")))
+        failed.session = session
+        message_status_changed(failed, "message.status")
 
 
 def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
@@ -99,6 +103,7 @@ def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
     for message in Message.objects.select_for_update(no_key=True).filter(
         session=session, direction=Direction.OUTBOUND, wa_id__in=wa_ids
     ):
+        message.session = session
         advance(message, status, at)
 
 
@@ -139,6 +144,7 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
     except IntegrityError:
         return  # the same WhatsApp message again (a redelivery): stored, applied and published once
     if target is not None:
+        target.session = session
         _change_target(kind, target, sender_jid, data)
     changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
     message_status_changed(message, None if changes_another else "message.received")
