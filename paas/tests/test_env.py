@@ -61,6 +61,15 @@ def test_postgres_urls_get_a_connect_timeout() -> None:
         "app",
     )
     assert config["OPTIONS"]["connect_timeout"] == 4
+    assert "pool" not in config["OPTIONS"]
+
+
+def test_postgres_urls_get_the_pool_and_sqlite_does_not() -> None:
+    pool = {"min_size": 1, "max_size": 7, "timeout": 5}
+    config = parse_database_url("postgresql://app@db.internal/switchboard", connect_timeout=3, pool=pool)
+    assert config["OPTIONS"]["pool"] == pool
+    assert config["CONN_MAX_AGE"] == 0  # Django refuses persistent connections together with a pool
+    assert "pool" not in parse_database_url("sqlite:///tmp/x.sqlite3", connect_timeout=3, pool=pool)["OPTIONS"]
 
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
