@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -143,3 +144,15 @@ class PresenceSerializer(serializers.Serializer[Any]):
 
 def max_upload() -> int:
     return int(settings.MEDIA_MAX_BYTES)
+
+
+@functools.cache
+def _shared_message_serializer() -> MessageSerializer:
+    return MessageSerializer()
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """What MessageSerializer(message).data gives, as a plain dict. A ModelSerializer builds its fields from the model
+    for every instance, most of the cost of one message; the hot paths (the answer to a send, every ingest event)
+    share one instance instead. Its fields hold no per-message state, so sharing it across threads is safe."""
+    return dict(_shared_message_serializer().to_representation(message))

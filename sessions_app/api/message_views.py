@@ -27,6 +27,7 @@ from sessions_app.api.message_serializers import (
     MessageSendSerializer,
     MessageSerializer,
     PresenceSerializer,
+    message_data,
 )
 from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
 from sessions_app.services import idempotency, messaging
@@ -88,7 +89,7 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
 
         def handle() -> tuple[int, Any]:
             message = message_send(session=session, data=form.validated_data, upload=upload)
-            return status.HTTP_202_ACCEPTED, dict(MessageSerializer(message).data)
+            return status.HTTP_202_ACCEPTED, message_data(message)
 
         key = request.headers.get("Idempotency-Key")
         if key:
@@ -126,9 +127,9 @@ def _wait_until_sent(message_id: str, wait: float) -> dict[str, Any] | None:
     while time.monotonic() < deadline:
         message = Message.objects.get(pk=message_id)
         if message.status != MessageStatus.QUEUED:
-            return dict(MessageSerializer(message).data)
+            return message_data(message)
         time.sleep(0.05)
-    return dict(MessageSerializer(Message.objects.get(pk=message_id)).data)
+    return message_data(Message.objects.get(pk=message_id))
 
 
 class MessageDetailView(WorkspaceScopedAPIMixin, generics.RetrieveAPIView[Message]):

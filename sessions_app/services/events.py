@@ -25,10 +25,10 @@ _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"
 
 def message_status_changed(message: Message, event: str | None = None) -> None:
     """Push the message to the portal, and publish ``event`` (message.status, .received, …) to the customer."""
-    from sessions_app.api.message_serializers import MessageSerializer
+    from sessions_app.api.message_serializers import message_data
     from sessions_app.services.publish import publish_event
 
-    data = dict(MessageSerializer(message).data)
+    data = message_data(message)
     group_send_after_commit(message.workspace_id, {"type": "message.update", "message": data})
     if event is not None:
         # Callers hand in messages with their session already attached: no query per event on the ingest path.

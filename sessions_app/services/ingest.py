@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
 from sessions_app.services.events import HANDLERS
+from sessions_app.services.fanout import publication_batch
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
 from sessions_app.services.outbox import dispatch_after_commit
 from sessions_app.services.state import publish, set_state
@@ -30,6 +31,11 @@ class IngestResult:
 def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResult:
     """Store and apply each event once, in order. One transaction for the batch (one commit, the sessions locked
     once), a savepoint per event: a bad event never takes the rest down."""
+    with publication_batch():  # the batch's live publications leave together, after the commit
+        return _ingest_batch(worker, events)
+
+
+def _ingest_batch(worker: Worker, events: list[dict[str, Any]]) -> IngestResult:
     result = IngestResult()
     ids = [str(event["id"]) for event in events]
     seen = {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)}

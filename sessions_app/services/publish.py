@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import Delivery, Event, WebhookEndpoint, WhatsAppSession
-from sessions_app.services.state import _group_send
+from sessions_app.services.fanout import batch_memo, group_send
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,12 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
         id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now
     )
     session_id = str(session.pk) if session is not None else None
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)
-        if endpoint_wants(endpoint, kind, session_id)
-    ]
+    # Within an ingest batch (one transaction) the workspace's endpoints are read once, not once per event.
+    enabled = batch_memo(
+        ("webhook-endpoints", str(workspace_id)),
+        lambda: list(WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)),
+    )
+    endpoints = [endpoint for endpoint in enabled if endpoint_wants(endpoint, kind, session_id)]
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(workspace_id=workspace_id, endpoint=endpoint, event=event, next_attempt_at=now)
@@ -73,4 +74,4 @@ def _after_commit(workspace_id: Any, envelope: dict[str, Any], delivery_ids: lis
         except Exception:
             # The broker is down: the delivery is stored and due; the periodic sweep sends it.
             logger.warning("could not enqueue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
-    _group_send(events_group(workspace_id), {"type": "event.new", "envelope": envelope})
+    group_send(events_group(workspace_id), {"type": "event.new", "envelope": envelope})

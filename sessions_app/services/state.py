@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import SessionState, WhatsAppSession
+from sessions_app.services.fanout import group_send
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +60,4 @@ def publish(session: WhatsAppSession) -> None:
 
 def group_send_after_commit(workspace_id: Any, message: dict[str, Any]) -> None:
     group = workspace_group(workspace_id)
-    transaction.on_commit(lambda: _group_send(group, message))
-
-
-def _group_send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # live updates are best effort: the API always answers the stored state
-        logger.warning("could not publish to %s", group, exc_info=True)
+    transaction.on_commit(lambda: group_send(group, message))

@@ -420,7 +420,7 @@ def test_deliveries_are_enqueued_and_the_event_streamed_only_after_commit(
 ) -> None:
     with (
         patch("sessions_app.tasks.deliver_webhook.delay") as enqueue,
-        patch("sessions_app.services.publish._group_send") as stream,
+        patch("sessions_app.services.publish.group_send") as stream,
     ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             event = publish(session, "message.received", text="hi")
@@ -438,7 +438,7 @@ def test_a_delivery_the_broker_did_not_take_is_sent_by_the_sweep(
 ) -> None:
     with (
         patch("sessions_app.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")),
-        patch("sessions_app.services.publish._group_send"),
+        patch("sessions_app.services.publish.group_send"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         event = publish(session)  # the enqueue fails and is only logged
