@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paas.settings")
+
+from paas.asgi_handler import freeze_startup_objects, get_asgi_application
+
 # Django must be set up before the routing modules import models.
 django_asgi_app = get_asgi_application()
 
@@ -21,3 +22,4 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+freeze_startup_objects()

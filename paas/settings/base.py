@@ -68,6 +68,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "paas.urls"
 ASGI_APPLICATION = "paas.asgi.application"
+# Requests whose sync code (views, ORM) runs at once in one gateway process; more wait for a free thread. Keep it at
+# most DATABASE_POOL_MAX_SIZE, so a request that got a thread never waits for a database connection.
+GATEWAY_SYNC_THREADS = env_int("GATEWAY_SYNC_THREADS", 32, minimum=1, maximum=1000)
 WSGI_APPLICATION = "paas.wsgi.application"
 
 TEMPLATES = [

@@ -41,7 +41,7 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'switchboard.sqlit
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
 DATABASE_POOL = {
     "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
-    "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
+    "max_size": env_int("DATABASE_POOL_MAX_SIZE", 32, minimum=1),
     # A request waits this long for a free (or new) connection before it fails, as connect_timeout does without a pool.
     "timeout": DATABASE_CONNECT_TIMEOUT + 2,
 }

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.db.models import Count, Max, Q
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -128,6 +129,8 @@ def _wait_until_sent(message_id: str, wait: float) -> dict[str, Any] | None:
         message = Message.objects.get(pk=message_id)
         if message.status != MessageStatus.QUEUED:
             return message_data(message)
+        if not connection.in_atomic_block:
+            connection.close()  # back to the pool while waiting: waiting requests must not hold every connection
         time.sleep(0.05)
     return message_data(Message.objects.get(pk=message_id))
 
