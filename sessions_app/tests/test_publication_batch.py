@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from sessions_app.models import Delivery, WhatsAppSession
+from sessions_app.models import Delivery, Event, WhatsAppSession
 from sessions_app.services import fanout
 from sessions_app.services.fanout import batch_memo, group_send, publication_batch
 from sessions_app.services.ingest import ingest_events
@@ -123,3 +123,51 @@ def test_an_ingest_batch_publishes_once_and_reads_the_endpoints_once(settings: A
     ]
     texts = [message["envelope"]["data"]["content"]["text"] for _, message in publications if "envelope" in message]
     assert texts == [f"m{n}" for n in range(5)]
+
+
+def _sent(session: WhatsAppSession, n: int) -> dict[str, Any]:
+    return event(session, "message.receipt", {"type": "delivered", "wa_ids": [f"NOPE{n}"]})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_applies_cleanly_takes_no_savepoints() -> None:
+    session: WhatsAppSession = connected_session()
+    assert session.worker is not None
+    with patch.object(fanout, "_send"), CaptureQueriesContext(connection) as queries:
+        result = ingest_events(worker=session.worker, events=[_sent(session, n) for n in range(5)])
+    assert len(result.accepted) == 5
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_event_sends_the_batch_again_event_by_event_without_the_first_attempts_publications(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sessions_app.services import ingest
+
+    session: WhatsAppSession = connected_session()
+    assert session.worker is not None
+    real = ingest.apply_event
+
+    def flaky(target: WhatsAppSession, kind: str, data: dict[str, Any], occurred_at: Any) -> None:
+        real(target, kind, data, occurred_at)
+        if data.get("content", {}).get("text") == "boom":
+            raise RuntimeError("database hiccup")  # after the event published: its publications must vanish
+
+    monkeypatch.setattr(ingest, "apply_event", flaky)
+    texts = ["one", "boom", "three"]
+    events = [
+        event(session, "message.received", {"wa_id": f"W{n}", "chat_jid": PEER_JID, "sender_jid": PEER_JID,
+                                             "type": "text", "content": {"text": text}})
+        for n, text in enumerate(texts)
+    ]  # fmt: skip
+    with patch.object(fanout, "_send") as send, CaptureQueriesContext(connection) as queries:
+        result = ingest_events(worker=session.worker, events=events)
+
+    assert result.accepted == [events[0]["id"], events[2]["id"]]
+    assert result.rejected == result.duplicates == []  # the failed one stays unconfirmed: the worker sends it again
+    assert [q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]  # the second attempt
+    [(publications,), _] = send.call_args
+    published = [m["envelope"]["data"]["content"]["text"] for _, m in publications if "envelope" in m]
+    assert published == ["one", "three"]
+    assert sorted(Event.objects.values_list("envelope__data__content__text", flat=True)) == ["one", "three"]
