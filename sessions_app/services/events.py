@@ -4,6 +4,9 @@ published to the workspace (the live stream and webhooks build on the same publi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +24,35 @@ TARGET_EVENTS: dict[str, str] = {
     MessageType.DELETE: "message.revoked",
 }
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
+# A received message is inserted under a savepoint, so that a redelivery is told apart from a new message without
+# aborting the transaction; unguarded_inserts() drops it for callers that checked beforehand that the ids are new.
+_guard_inserts: ContextVar[bool] = ContextVar("guard_received_inserts", default=True)
+
+
+@contextmanager
+def unguarded_inserts() -> Iterator[None]:
+    token = _guard_inserts.set(False)
+    try:
+        yield
+    finally:
+        _guard_inserts.reset(token)
+
+
+def known_wa_ids(events: list[dict[str, Any]]) -> bool:
+    """Whether any message.received event of ``events`` carries a WhatsApp id that is already stored for its session,
+    or appears twice among them (one query, none without received messages)."""
+    pairs = [
+        (str(event["session_id"]), str((event.get("data") or {}).get("wa_id", ""))[:100])
+        for event in events
+        if event["type"] == "message.received"
+    ]
+    if not pairs:
+        return False
+    if len(set(pairs)) < len(pairs):
+        return True
+    sessions, wa_ids = {session for session, _ in pairs}, {wa_id for _, wa_id in pairs}
+    stored = Message.objects.filter(session_id__in=sessions, wa_id__in=wa_ids).values_list("session_id", "wa_id")
+    return any((str(session), wa_id) in set(pairs) for session, wa_id in stored)
 
 
 def message_status_changed(message: Message, event: str | None = None) -> None:
@@ -138,11 +170,14 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
         timestamp=_when(data.get("timestamp")),
         unread=kind not in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE),
     )
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        return  # the same WhatsApp message again (a redelivery): stored, applied and published once
+    if not _guard_inserts.get():
+        message.save(force_insert=True)  # the caller checked that this WhatsApp id is new
+    else:
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            return  # the same WhatsApp message again (a redelivery): stored, applied and published once
     if target is not None:
         target.session = session
         _change_target(kind, target, sender_jid, data)

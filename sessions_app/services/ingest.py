@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
-from sessions_app.services.events import HANDLERS
+from sessions_app.services.events import HANDLERS, known_wa_ids, unguarded_inserts
 from sessions_app.services.fanout import publication_batch
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
 from sessions_app.services.outbox import dispatch_after_commit
@@ -34,19 +34,27 @@ def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResu
     A bad event must not take the rest down, which takes a savepoint per event: two more statements each, a quarter
     of the cost of an event. Events almost never fail, so the batch is first applied without them; if any event
     raises, that attempt is rolled back as a whole (its publications with it) and the batch is applied again with
-    a savepoint per event, where the failing one is set aside and the others are stored."""
+    a savepoint per event, where the failing one is set aside and the others are stored. A batch that brings a
+    message already stored goes the careful way at once."""
     with publication_batch():  # the batch's live publications leave together, after the commit
-        try:
-            return _ingest_batch(worker, events, isolated=False)
-        except Exception:
-            logger.info("an event of a batch of worker %s failed; applying it event by event", worker.name)
+        # Redelivered messages are common (WhatsApp sends again after a reconnect): they take the careful path.
+        if not known_wa_ids(events):
+            try:
+                with unguarded_inserts():
+                    return _ingest_batch(worker, events, isolated=False)
+            except Exception:
+                logger.info("an event of a batch of worker %s failed; applying it event by event", worker.name)
         return _ingest_batch(worker, events, isolated=True)
 
 
 def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: bool) -> IngestResult:
     result = IngestResult()
+    # Events stored before (a worker sending a batch again) are answered as duplicates. The first attempt skips the
+    # query: a stored id makes its insert fail, and the careful attempt then finds it here.
     ids = [str(event["id"]) for event in events]
-    seen = {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    seen = (
+        {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)} if isolated else set()
+    )
     with transaction.atomic():
         # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.
         session_ids = {str(event["session_id"]) for event in events}

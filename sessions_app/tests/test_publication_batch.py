@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from sessions_app.models import Delivery, Event, WhatsAppSession
+from sessions_app.models import Delivery, Event, Message, WhatsAppSession
 from sessions_app.services import fanout
 from sessions_app.services.fanout import batch_memo, group_send, publication_batch
 from sessions_app.services.ingest import ingest_events
@@ -129,14 +129,36 @@ def _sent(session: WhatsAppSession, n: int) -> dict[str, Any]:
     return event(session, "message.receipt", {"type": "delivered", "wa_ids": [f"NOPE{n}"]})
 
 
+def _inbound(session: WhatsAppSession, wa_id: str) -> dict[str, Any]:
+    data = {"wa_id": wa_id, "chat_jid": PEER_JID, "sender_jid": PEER_JID, "type": "text", "content": {"text": wa_id}}
+    return event(session, "message.received", data)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_that_applies_cleanly_takes_no_savepoints() -> None:
+def test_a_batch_that_applies_cleanly_takes_no_savepoints_and_no_lookup_of_its_event_ids() -> None:
     session: WhatsAppSession = connected_session()
     assert session.worker is not None
+    events = [_sent(session, n) for n in range(3)] + [_inbound(session, f"NEW{n}") for n in range(3)]
     with patch.object(fanout, "_send"), CaptureQueriesContext(connection) as queries:
-        result = ingest_events(worker=session.worker, events=[_sent(session, n) for n in range(5)])
-    assert len(result.accepted) == 5
-    assert not [q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]
+        result = ingest_events(worker=session.worker, events=events)
+    assert len(result.accepted) == 6
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if sql.startswith("SAVEPOINT")]
+    assert not [sql for sql in statements if sql.startswith("SELECT") and '"sessions_app_sessionevent"' in sql]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_message_takes_the_careful_path_and_is_stored_once() -> None:
+    session: WhatsAppSession = connected_session()
+    assert session.worker is not None
+    with patch.object(fanout, "_send"):
+        ingest_events(worker=session.worker, events=[_inbound(session, "SAME")])
+        again = [_inbound(session, "SAME"), _inbound(session, "OTHER")]
+        with CaptureQueriesContext(connection) as queries:
+            result = ingest_events(worker=session.worker, events=again)
+    assert result.accepted == [again[0]["id"], again[1]["id"]]  # the redelivery is confirmed, and applied once
+    assert [q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    assert sorted(Message.objects.values_list("wa_id", flat=True)) == ["OTHER", "SAME"]
 
 
 @pytest.mark.django_db(transaction=True)
