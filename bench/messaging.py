@@ -1,7 +1,8 @@
 """python -m bench.messaging: sending, the bare API, API latency and event ingest, side by side on one stack.
 
-One gateway (uvicorn, one process), one Celery worker (threads pool) and two sandbox worker nodes with sessions A and B
-linked, on a database and Redis prefix of their own. Phases, in this order:
+One gateway process (uvicorn) for the API, a second one that the worker nodes post their events to (as
+docs/operations.md recommends; --single-gateway runs both on one), one Celery worker (threads pool) and two sandbox
+worker nodes with sessions A and B linked, on a database and Redis prefix of their own. Phases, in this order:
 
   (b) GET /api/v1/whoami, closed loop: the bare authenticated endpoint, as a baseline
   (a) POST /api/v1/sessions/A/messages (A -> B), closed loop: messages accepted (202) and reaching "sent" per second,
@@ -55,6 +56,10 @@ SEND_RATE = 100_000  # A's send_rate_per_minute; SEND_RATE_MAX_PER_MINUTE is rai
 # (a list of every request time in the window, read and written on each request) as short as the default's.
 API_RATE_LIMIT = "1000000/s"
 RATIO_TARGET, P99_TARGET_MS = 0.5, 50.0
+GATEWAYS = {
+    False: "gateway = uvicorn, 1 process for the API; the workers post their events to a second one (internal)",
+    True: "gateway = uvicorn, 1 process for the API and the workers' events",
+}
 OUTBOX = """
 SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'played')),
        count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'failed'), count(*)
@@ -310,8 +315,8 @@ def report(document: dict[str, Any]) -> str:
         ["CPU % during (d) ingest", cpu_text(ing["cpu_percent"])],
     ]
     notes = (
-        f"stack: gateway = uvicorn, 1 process; Celery {s['celery']}; 2 sandbox worker nodes (A and B on different "
-        f"ones); PostgreSQL and Redis on this machine; API_RATE_LIMIT={API_RATE_LIMIT}, "
+        f"stack: {GATEWAYS[bool(s.get('single_gateway'))]}; Celery {s['celery']}; 2 sandbox worker nodes "
+        f"(A and B on different ones); PostgreSQL and Redis on this machine; API_RATE_LIMIT={API_RATE_LIMIT}, "
         f"SEND_RATE_MAX_PER_MINUTE={SEND_RATE} (A sends at up to {SEND_RATE}/min). Latency is counted from each "
         f"request's scheduled start (open loop). Load average at the end {document.get('load_average_at_end')}."
     )
@@ -333,6 +338,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--celery-concurrency", type=int, default=8, help="Celery threads (default 8)")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="waiting for the outbox to empty")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the processes' logs")
+    parser.add_argument(
+        "--single-gateway", action="store_true",
+        help="one gateway process for the API and the workers' events (default: the workers use a second one)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not (1 <= args.seconds <= 300 and 1 <= args.latency_seconds <= 300 and 1 <= args.ingest_seconds <= 300):
         parser.error("phases last 1 to 300 seconds")
@@ -371,6 +380,8 @@ def main(argv: list[str]) -> int:
         stack = Stack.prepare(database=DATABASE, prefix=PREFIX, tmp=tmp, API_RATE_LIMIT=API_RATE_LIMIT,
                               SEND_RATE_MAX_PER_MINUTE=str(SEND_RATE))  # fmt: skip
         stack.start_gateway()
+        if not args.single_gateway:
+            stack.start_internal_gateway()
         stack.start_celery(pool="threads", concurrency=args.celery_concurrency)
         stack.start_worker("w1", WORKER_CAPACITY="1")
         stack.start_worker("w2", WORKER_CAPACITY="1")

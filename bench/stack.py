@@ -38,6 +38,7 @@ class Stack:
     enrollment_token: str = ""
     spare_enrollment_token: str = ""
     gateway: Process | None = None
+    internal: Process | None = None
     celery: Process | None = None
     celery_pool: str = ""
     workers: dict[str, Process] = field(default_factory=dict)
@@ -81,13 +82,23 @@ class Stack:
     # --- processes ----------------------------------------------------------------------------------------------
 
     def start_gateway(self) -> Process:
+        self.gateway = self._uvicorn("gateway")
+        return self.gateway
+
+    def start_internal_gateway(self) -> Process:
+        """A second gateway process that only the worker nodes use (their GATEWAY_URL): the customer API and the
+        ingest of worker events then run on separate cores, as docs/operations.md recommends. Start it before the
+        workers."""
+        self.internal = self._uvicorn("internal")
+        return self.internal
+
+    def _uvicorn(self, name: str) -> Process:
         port = free_port()
         command = [
             sys.executable, "-m", "uvicorn", "paas.asgi:application",
             "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--no-access-log",
         ]  # fmt: skip
-        self.gateway = spawn("gateway", command, self.env, self.tmp / "gateway.log", port)
-        return self.gateway
+        return spawn(name, command, self.env, self.tmp / f"{name}.log", port)
 
     def start_celery(self, *, pool: str = "threads", concurrency: int = 8, **extra: str) -> Process:
         """A Celery worker without beat (the periodic sweeps are a safety net; every hand-over here is direct)."""
@@ -118,7 +129,7 @@ class Stack:
         port = free_port()
         env = {
             **self.env,
-            "GATEWAY_URL": self.gateway.url,
+            "GATEWAY_URL": (self.internal or self.gateway).url,
             "WORKER_ENROLLMENT_TOKEN": self.enrollment_token,
             "WORKER_NAME": name,
             "WORKER_LISTEN_PORT": str(port),
@@ -139,7 +150,7 @@ class Stack:
 
     def processes(self) -> dict[str, int]:
         """Name -> pid of every process of the stack that is running, and of this benchmark client."""
-        named = {"gateway": self.gateway, "celery": self.celery, **self.workers}
+        named = {"gateway": self.gateway, "internal": self.internal, "celery": self.celery, **self.workers}
         pids = {name: p.pid for name, p in named.items() if p is not None and p.alive()}
         return {**pids, CLIENT: os.getpid()}
 
@@ -147,9 +158,10 @@ class Stack:
         for name in list(self.workers):
             self.workers.pop(name).stop(timeout=30)
         self.stop_celery()
-        if self.gateway is not None:
-            self.gateway.stop(timeout=30)
-            self.gateway = None
+        for process in (self.gateway, self.internal):
+            if process is not None:
+                process.stop(timeout=30)
+        self.gateway = self.internal = None
         clear_redis_prefix(REDIS_URL, self.prefix)
 
     # --- the API, for setting up (not measured) -----------------------------------------------------------------
