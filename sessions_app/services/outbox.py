@@ -60,10 +60,15 @@ def dispatch(session_id: str) -> int:
     session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
     if session is None or session.worker is None or session.state != SessionState.CONNECTED:
         return 0  # offered again when it connects
-    expire_overdue(session)
-    messages = list(undispatched(session).select_related("reply_to", "target").order_by("created_at")[:BATCH])
+    # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
+    # messages they refer to in a second query, only when there are any (a join for them cost every batch).
+    queued = list(undispatched(session).order_by("created_at")[:BATCH])
+    now = timezone.now()
+    _expire([message for message in queued if message.expires_at is not None and message.expires_at <= now])
+    messages = [message for message in queued if message.expires_at is None or message.expires_at > now]
     if not messages:
         return 0
+    _attach_references(messages)
     body = {
         "epoch": session.epoch,
         "rate_per_minute": session_rate(session),
@@ -90,10 +95,14 @@ def expire_overdue(session: WhatsAppSession | None = None) -> int:
     overdue = Message.objects.filter(status=MessageStatus.QUEUED, expires_at__lte=timezone.now())
     if session is not None:
         overdue = overdue.filter(session=session)
+    return _expire(list(overdue.select_related("session")[:1000]))
+
+
+def _expire(messages: list[Message]) -> int:
     from sessions_app.services.events import message_status_changed
 
     count = 0
-    for message in overdue.select_related("session")[:1000]:
+    for message in messages:
         with transaction.atomic():
             updated = Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
                 status=MessageStatus.FAILED, failure_reason="expired"
@@ -103,6 +112,19 @@ def expire_overdue(session: WhatsAppSession | None = None) -> int:
                 message_status_changed(message, "message.status")
                 count += 1
     return count
+
+
+def _attach_references(messages: list[Message]) -> None:
+    """Load the messages that ``messages`` reply to or act on (reactions, edits, deletes), in one query."""
+    wanted = {ref for message in messages for ref in (message.reply_to_id, message.target_id) if ref is not None}
+    if not wanted:
+        return
+    found = Message.objects.in_bulk(wanted)
+    for message in messages:
+        if message.reply_to_id is not None:
+            message.reply_to = found.get(message.reply_to_id)
+        if message.target_id is not None:
+            message.target = found.get(message.target_id)
 
 
 def sessions_with_waiting_messages() -> list[str]:

@@ -234,3 +234,31 @@ def test_the_dispatch_task_answers_how_many_the_worker_took() -> None:
 
     with patch(CALL_WORKER, FakeWorker()):
         assert dispatch_outbox.run(str(session.pk)) == 3
+
+
+def test_replies_and_reactions_travel_with_the_messages_they_refer_to_in_a_fixed_number_of_queries(
+    django_assert_max_num_queries: Any,
+) -> None:
+    session = connected_session()
+    earlier = MessageFactory.create(session=session, status=MessageStatus.SENT, wa_id="3EB0EARLIER")
+    replies = [MessageFactory.create(session=session, reply_to=earlier) for _ in range(5)]
+    reaction = MessageFactory.create(session=session, type="reaction", target=earlier, content={"emoji": "👍"})
+    fake = FakeWorker()
+
+    # session, batch, the messages referred to, the update of what was taken
+    with patch(CALL_WORKER, fake), django_assert_max_num_queries(4):
+        assert outbox.dispatch(str(session.pk)) == 6
+
+    _, payload = fake.calls[0]
+    by_id = {m["id"]: m for m in payload["messages"]}
+    assert all(by_id[str(r.pk)]["reply_to"]["wa_id"] == "3EB0EARLIER" for r in replies)
+    assert by_id[str(reaction.pk)]["target"]["message_id"] == str(earlier.pk)
+    assert by_id[str(reaction.pk)]["reply_to"] is None
+
+
+def test_a_batch_of_plain_messages_takes_three_queries(django_assert_num_queries: Any) -> None:
+    session = connected_session()
+    queued_in_order(session, 5)
+    # the session, the batch (overdue ones among it fail there), the update of what the worker took
+    with patch(CALL_WORKER, FakeWorker()), django_assert_num_queries(3):
+        assert outbox.dispatch(str(session.pk)) == 5
