@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -165,18 +165,24 @@ class ChatListView(SessionScopedMixin, APIView):
     @extend_schema(responses=ChatSerializer(many=True))
     def get(self, request: Request, pk: str) -> Response:
         session = self.session()
-        chats = (
+        newest = Message.objects.filter(session=session, chat_jid=OuterRef("chat_jid")).order_by("-created_at")
+        chats = list(
             Message.objects.filter(session=session)
             .values("chat_jid")
-            .annotate(last=Max("created_at"), unread=Count("pk", filter=Q(unread=True)))
+            .annotate(
+                last=Max("created_at"),
+                unread=Count("pk", filter=Q(unread=True)),
+                last_id=Subquery(newest.values("pk")[:1]),
+            )
             .order_by("-last")[:200]
         )
-        result = []
-        for chat in chats:
-            last = Message.objects.filter(session=session, chat_jid=chat["chat_jid"]).order_by("-created_at").first()
-            result.append(
-                {"chat_jid": chat["chat_jid"], "unread": chat["unread"], "last_message": MessageSerializer(last).data}
-            )
+        # The last message of every chat in one more query, not one per chat.
+        last_messages = Message.objects.in_bulk([chat["last_id"] for chat in chats])
+        result = [
+            {"chat_jid": chat["chat_jid"], "unread": chat["unread"],
+             "last_message": message_data(last_messages[chat["last_id"]])}
+            for chat in chats
+        ]  # fmt: skip
         return Response({"results": result})
 
 

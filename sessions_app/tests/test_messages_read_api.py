@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -164,6 +166,24 @@ def test_chats_list_each_chat_once_with_its_last_message_and_unread_count_latest
         (GROUP_JID, 1, str(last_in_group.pk)),
         (PEER_JID, 2, str(last_in_peer.pk)),
     ]
+
+
+def test_the_chats_list_takes_the_same_number_of_queries_for_one_chat_or_twenty(
+    client: APIClient, session: WhatsAppSession
+) -> None:
+    def queries_for_chats() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/api/v1/sessions/{session.pk}/chats").status_code == 200
+        return len(queries.captured_queries)
+
+    inbound(session, "3EB0ONE")
+    queries_for_chats()  # the first request of a key also records when it was last used
+    one = queries_for_chats()
+    for n in range(19):
+        inbound(
+            session, f"3EB0C{n}", chat_jid=f"1555020{n:04d}@s.whatsapp.net", sender_jid=f"1555020{n:04d}@s.whatsapp.net"
+        )
+    assert queries_for_chats() == one
 
 
 @pytest.mark.parametrize(("name", "value"), [("since", "yesterday"), ("until", "2026-13-45T00:00:00Z")])
