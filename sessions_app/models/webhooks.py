@@ -13,6 +13,7 @@ from accounts.models import Workspace
 class EventType(models.TextChoices):
     SESSION_STATUS = "session.status", "A session's state changed"
     MESSAGE_RECEIVED = "message.received", "A message arrived"
+    MESSAGE_SENT_ELSEWHERE = "message.sent_elsewhere", "The account sent a message from its phone or another device"
     MESSAGE_STATUS = "message.status", "A sent message's status changed"
     MESSAGE_REACTION = "message.reaction", "A message got or lost a reaction"
     MESSAGE_EDITED = "message.edited", "A message was edited"

@@ -39,12 +39,12 @@ def unguarded_inserts() -> Iterator[None]:
 
 
 def known_wa_ids(events: list[dict[str, Any]]) -> bool:
-    """Whether any message.received event of ``events`` carries a WhatsApp id that is already stored for its session,
-    or appears twice among them (one query, none without received messages)."""
+    """Whether any stored-message event of ``events`` (message.received, message.own_device) carries a WhatsApp id
+    that is already stored for its session, or appears twice among them (one query, none without such events)."""
     pairs = [
         (str(event["session_id"]), str((event.get("data") or {}).get("wa_id", ""))[:100])
         for event in events
-        if event["type"] == "message.received"
+        if event["type"] in ("message.received", "message.own_device")
     ]
     if not pairs:
         return False
@@ -140,6 +140,17 @@ def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
 
 
 def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    _store_message(session, data, own=False)
+
+
+def on_own_device(session: WhatsAppSession, data: dict[str, Any]) -> None:
+    """A message this account sent from the phone, or another device linked to it, without the API: stored as an
+    outbound message that is already sent (its receipts then move it on like ours), and published as
+    message.sent_elsewhere, never as message.received, so that no bot answers its own account."""
+    _store_message(session, data, own=True)
+
+
+def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool) -> None:
     kind = str(data.get("type", "text"))
     wa_id = str(data.get("wa_id", ""))[:100]
     target_wa_id = (data.get("target") or {}).get("wa_id", "")
@@ -148,10 +159,12 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
     sender_phone = str(data.get("sender_phone") or jid_phone(sender_jid) or jid_phone(str(data.get("sender_alt", ""))))
     quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
     media = data.get("media") or {}
+    changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
+    when = _when(data.get("timestamp"))
     message = Message(
         workspace_id=session.workspace_id,
         session=session,
-        direction=Direction.INBOUND,
+        direction=Direction.OUTBOUND if own else Direction.INBOUND,
         type=kind if kind in MessageType.values else MessageType.TEXT,
         chat_jid=str(data.get("chat_jid", sender_jid))[:100],
         sender_jid=sender_jid[:100],
@@ -166,9 +179,10 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
         reply_to=Message.objects.filter(session=session, wa_id=quoted_wa_id).first() if quoted_wa_id else None,
         target=target,
         wa_id=wa_id,
-        status=MessageStatus.RECEIVED,
-        timestamp=_when(data.get("timestamp")),
-        unread=kind not in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE),
+        status=MessageStatus.SENT if own else MessageStatus.RECEIVED,
+        sent_at=when if own else None,
+        timestamp=when,
+        unread=not own and not changes_another,
     )
     if not _guard_inserts.get():
         message.save(force_insert=True)  # the caller checked that this WhatsApp id is new
@@ -181,8 +195,8 @@ def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
     if target is not None:
         target.session = session
         _change_target(kind, target, sender_jid, data)
-    changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
-    message_status_changed(message, None if changes_another else "message.received")
+    published = "message.sent_elsewhere" if own else "message.received"
+    message_status_changed(message, None if changes_another else published)
 
 
 def _change_target(kind: str, target: Message, sender_jid: str, data: dict[str, Any]) -> None:
@@ -213,4 +227,5 @@ HANDLERS = {
     "message.failed": on_failed,
     "message.receipt": on_receipt,
     "message.received": on_received,
+    "message.own_device": on_own_device,
 }

@@ -246,3 +246,16 @@ def test_the_events_doc_examples_match_their_schemas() -> None:
     assert sorted({e["type"] for e in examples}) == sorted(SCHEMAS)
     for example in examples:
         assert problems(example) == [], json.dumps(example, indent=2)
+
+
+def test_message_sent_elsewhere_envelopes_match_their_schema() -> None:
+    session = connected_session()
+    mine = {"sender_jid": "15550100001@s.whatsapp.net", "sender_phone": "+15550100001", "push_name": "Support"}
+    events.on_own_device(session, received("OWN-TEXT", **mine, content={"text": "typed on the phone"}))
+    media = {"path": "media/own/photo.jpg", "mime": "image/jpeg", "size": 1024, "sha256": "c0de" * 16}
+    events.on_own_device(session, received("OWN-IMAGE", **mine, type="image", content={"caption": ""}, media=media))
+
+    envelopes = assert_all_valid("message.sent_elsewhere", at_least=2)
+
+    assert {(e["data"]["direction"], e["data"]["status"]) for e in envelopes} == {("out", "sent")}
+    assert not stored("message.received")

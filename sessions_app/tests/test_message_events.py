@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
+from sessions_app.models import Direction, Event, Message, MessageStatus, WhatsAppSession
 from sessions_app.services.ingest import ingest_events
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import PEER_JID, PEER_PHONE, MessageFactory, connected_session, inbound
@@ -258,3 +258,39 @@ def test_a_redelivered_reaction_is_applied_and_published_once(session: WhatsAppS
 
     assert reloaded(target).reactions == {PEER_JID: "🎉"}
     assert Event.objects.filter(type="message.reaction").count() == 1
+
+
+def test_a_message_sent_from_the_phone_is_stored_as_ours_and_sent(session: WhatsAppSession) -> None:
+    own = received("3A5F0001", sender_jid="15550100001@s.whatsapp.net", sender_phone="+15550100001",
+                   content={"text": "typed on the phone"})  # fmt: skip
+
+    ingest(session, "message.own_device", own)
+
+    [message] = Message.objects.filter(session=session)
+    assert (message.direction, message.status, message.unread) == (Direction.OUTBOUND, MessageStatus.SENT, False)
+    assert message.sent_at == message.timestamp == T0
+    assert (message.chat_jid, message.sender_phone) == (PEER_JID, "+15550100001")
+    published = list(Event.objects.values_list("type", flat=True))
+    assert published == ["message.sent_elsewhere"]  # never message.received: no bot answers its own account
+
+
+def test_receipts_move_a_message_sent_from_the_phone_on(session: WhatsAppSession) -> None:
+    ingest(session, "message.own_device", received("3A5F0002", sender_jid="15550100001@s.whatsapp.net"))
+
+    ingest(session, "message.receipt", {"type": "read", "wa_ids": ["3A5F0002"], "timestamp": at(2)})
+
+    assert Message.objects.get(wa_id="3A5F0002").status == MessageStatus.READ
+    assert list(Event.objects.values_list("type", flat=True).order_by("created_at")) == [
+        "message.sent_elsewhere", "message.status",
+    ]  # fmt: skip
+
+
+def test_a_reaction_from_the_phone_changes_the_message_it_refers_to(session: WhatsAppSession) -> None:
+    theirs = inbound(session, "3EB0THEIRS")
+    reaction = received("3A5F0003", sender_jid="15550100001@s.whatsapp.net", type="reaction",
+                        content={"emoji": "👍"}, target={"wa_id": "3EB0THEIRS"})  # fmt: skip
+
+    ingest(session, "message.own_device", reaction)
+
+    assert reloaded(theirs).reactions == {"15550100001@s.whatsapp.net": "👍"}
+    assert list(Event.objects.values_list("type", flat=True)) == ["message.reaction"]

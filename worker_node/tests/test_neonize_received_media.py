@@ -31,12 +31,13 @@ def kept(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, bytes, str, st
     return calls
 
 
-def incoming(wa_id: str, message: Any) -> Any:
+def incoming(wa_id: str, message: Any, *, from_me: bool = False) -> Any:
     from neonize.events import MessageEv
     from neonize.proto.Neonize_pb2 import JID, MessageInfo, MessageSource
 
     bob = JID(User="15550002222", Server="s.whatsapp.net")
-    source = MessageSource(Chat=bob, Sender=bob)
+    me = JID(User="15550001111", Server="s.whatsapp.net")
+    source = MessageSource(Chat=bob, Sender=me if from_me else bob, IsFromMe=from_me)
     return MessageEv(Info=MessageInfo(ID=wa_id, Timestamp=1700000000123, MessageSource=source), Message=message)
 
 
@@ -73,6 +74,24 @@ def test_received_media_is_downloaded_stored_and_reported_in_order(tmp_path, kep
         "sha256": hashlib.sha256(b"downloaded bytes").hexdigest(),
     }
     assert text.data["media"] is None
+
+
+def test_media_the_account_sent_from_its_phone_is_downloaded_too(tmp_path, kept):
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ImageMessage, Message
+
+    image = ImageMessage(directPath="/v/t62/img.enc", mimetype="image/jpeg", fileLength=16, caption="from the phone")
+
+    async def scenario(harness: Harness, client: MessagingClient) -> list[GenericEvent]:
+        await harness.from_go(client.fire, incoming("3A5FIMG", Message(imageMessage=image), from_me=True))
+        await harness.until(lambda: any(getattr(e, "type", "") == "message.own_device" for e in harness.events))
+        return [e for e in harness.events if isinstance(e, GenericEvent) and e.type == "message.own_device"]
+
+    [own] = run(tmp_path, scenario)
+
+    assert [call[1] for call in kept] == ["3A5FIMG"]
+    assert own.data["media"]["mime"] == "image/jpeg"
+    assert own.data["media"]["path"].startswith("inbound/s-fake/3A5FIMG/")
+    assert own.data["sender_jid"] == "15550001111@s.whatsapp.net"
 
 
 def test_received_media_over_the_limit_is_reported_not_downloaded(tmp_path, kept):

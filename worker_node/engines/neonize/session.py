@@ -47,6 +47,8 @@ from worker_node.engines.neonize.runtime import GO_LOCK, ClientFactory, GoThread
 logger = logging.getLogger(__name__)
 
 TERMINAL_STATES = {"failed", "logged_out"}
+# Events that become a stored message on the gateway: their media is downloaded first.
+STORED_MESSAGE_EVENTS = ("message.received", "message.own_device")
 
 
 class NeonizeSession(Messaging, EngineSession):
@@ -206,7 +208,8 @@ class NeonizeSession(Messaging, EngineSession):
             name = translate.type_name(event)
             device = attempt.device() if name == "neonize.Connected" else None
             events = translate.translate(event, device=device, account=self._account)
-            received = name == "neonize.Message" and bool(events) and events[0].type == "message.received"
+            # Messages from the account's other devices carry media too, and can be quoted by a reply from the API.
+            received = name == "neonize.Message" and bool(events) and events[0].type in STORED_MESSAGE_EVENTS
             spec = inbound.media_spec(event.Message) if received else None
         except Exception:
             logger.exception("session %s: could not translate %s", self.spec.id, type(event).__name__)
