@@ -26,6 +26,8 @@ TARGET_EVENTS: dict[str, str] = {
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
 # A received message is inserted under a savepoint, so that a redelivery is told apart from a new message without
 # aborting the transaction; unguarded_inserts() drops it for callers that checked beforehand that the ids are new.
+# Worker events that each become a stored message (see HANDLERS).
+STORED_MESSAGE_EVENTS = ("message.received", "message.own_device")
 _guard_inserts: ContextVar[bool] = ContextVar("guard_received_inserts", default=True)
 
 
@@ -44,15 +46,16 @@ def known_wa_ids(events: list[dict[str, Any]]) -> bool:
     pairs = [
         (str(event["session_id"]), str((event.get("data") or {}).get("wa_id", ""))[:100])
         for event in events
-        if event["type"] in ("message.received", "message.own_device")
+        if event["type"] in STORED_MESSAGE_EVENTS
     ]
-    if not pairs:
+    wanted = set(pairs)
+    if len(wanted) < len(pairs):
+        return True  # the same message twice in one batch
+    if not wanted:
         return False
-    if len(set(pairs)) < len(pairs):
-        return True
     sessions, wa_ids = {session for session, _ in pairs}, {wa_id for _, wa_id in pairs}
     stored = Message.objects.filter(session_id__in=sessions, wa_id__in=wa_ids).values_list("session_id", "wa_id")
-    return any((str(session), wa_id) in set(pairs) for session, wa_id in stored)
+    return any((str(session), wa_id) in wanted for session, wa_id in stored)
 
 
 def message_status_changed(message: Message, event: str | None = None) -> None:
@@ -200,7 +203,7 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
 
 
 def _change_target(kind: str, target: Message, sender_jid: str, data: dict[str, Any]) -> None:
-    """A received reaction, edit or delete shows on the message it refers to."""
+    """A reaction, edit or delete that arrived (or that the account made on its phone) shows on its target."""
     if kind == MessageType.REACTION:
         reactions = dict(target.reactions)
         emoji = str((data.get("content") or {}).get("emoji", ""))
