@@ -4,7 +4,7 @@ what object storage holds."""
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import factory
@@ -26,6 +26,27 @@ SESSION_PHONE = "+15550100001"
 SESSION_JID = "15550100001:12@s.whatsapp.net"
 PEER_PHONE = "+15550100002"
 PEER_JID = "15550100002@s.whatsapp.net"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> str:
+    """T0 plus ``minutes``, as a worker reports times."""
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def received(wa_id: str, **data: Any) -> dict[str, Any]:
+    """A message.received event's data as a worker reports it (a text from the peer, unless overridden)."""
+    return {
+        "wa_id": wa_id,
+        "chat_jid": PEER_JID,
+        "sender_jid": PEER_JID,
+        "sender_phone": PEER_PHONE,
+        "push_name": "Bea",
+        "type": "text",
+        "content": {"text": "hi"},
+        "timestamp": at(0),
+        **data,
+    }
 
 
 def b64(data: bytes) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sessions_app.models import Event, EventType, MessageStatus, MessageType, Se
 from sessions_app.services import events, webhooks
 from sessions_app.services.state import set_state
 from sessions_app.tests.factories import SessionFactory
-from sessions_app.tests.message_helpers import PEER_JID, PEER_PHONE, MessageFactory, connected_session
+from sessions_app.tests.message_helpers import T0, MessageFactory, at, connected_session, received
 from sessions_app.tests.webhook_helpers import endpoint_for
 from workers_app.tests.factories import UNREACHABLE_URL, WorkerFactory
 
@@ -28,11 +27,6 @@ pytestmark = pytest.mark.django_db
 SCHEMAS_PATH = Path(__file__).resolve().parents[1] / "event_schemas.json"
 EVENTS_DOC = Path(settings.BASE_DIR) / "docs" / "events.md"
 SCHEMAS: dict[str, dict[str, Any]] = json.loads(SCHEMAS_PATH.read_text())
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def at(minutes: int) -> str:
-    return (T0 + timedelta(minutes=minutes)).isoformat()
 
 
 def problems(envelope: dict[str, Any]) -> list[str]:
@@ -51,21 +45,6 @@ def assert_all_valid(kind: str, at_least: int) -> list[dict[str, Any]]:
     for envelope in envelopes:
         assert problems(envelope) == [], json.dumps(envelope, indent=2)
     return envelopes
-
-
-def received(wa_id: str, **data: Any) -> dict[str, Any]:
-    """A message.received event's data as a worker reports it."""
-    return {
-        "wa_id": wa_id,
-        "chat_jid": PEER_JID,
-        "sender_jid": PEER_JID,
-        "sender_phone": PEER_PHONE,
-        "push_name": "Bea",
-        "type": "text",
-        "content": {"text": "hi"},
-        "timestamp": at(0),
-        **data,
-    }
 
 
 def enum_of(schema: dict[str, Any], *path: str) -> list[Any]:

@@ -3,7 +3,7 @@ per WhatsApp id; reactions, edits and deletes change the message they refer to."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +11,18 @@ import pytest
 from sessions_app.models import Direction, Event, Message, MessageStatus, WhatsAppSession
 from sessions_app.services.ingest import ingest_events
 from sessions_app.tests.helpers import event
-from sessions_app.tests.message_helpers import PEER_JID, PEER_PHONE, MessageFactory, connected_session, inbound
+from sessions_app.tests.message_helpers import (
+    PEER_JID,
+    PEER_PHONE,
+    T0,
+    MessageFactory,
+    at,
+    connected_session,
+    inbound,
+    received,
+)
 
 pytestmark = pytest.mark.django_db
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -28,26 +36,8 @@ def ingest(session: WhatsAppSession, kind: str, data: dict[str, Any]) -> None:
     assert len(result.accepted) == 1, result
 
 
-def at(minutes: int) -> str:
-    return (T0 + timedelta(minutes=minutes)).isoformat()
-
-
 def reloaded(message: Message) -> Message:
     return Message.objects.get(pk=message.pk)
-
-
-def received(wa_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "wa_id": wa_id,
-        "chat_jid": PEER_JID,
-        "sender_jid": PEER_JID,
-        "sender_phone": PEER_PHONE,
-        "push_name": "Bea",
-        "type": "text",
-        "content": {"text": "hi"},
-        "timestamp": at(0),
-        **data,
-    }
 
 
 def test_message_sent_moves_a_queued_message_to_sent_with_its_whatsapp_id(session: WhatsAppSession) -> None:

@@ -19,7 +19,7 @@ from sessions_app.services.ingest import ingest_events
 from sessions_app.services.publish import events_group
 from sessions_app.services.state import group_send_after_commit, workspace_group
 from sessions_app.tests.helpers import event
-from sessions_app.tests.message_helpers import PEER_JID, connected_session
+from sessions_app.tests.message_helpers import connected_session, received
 from sessions_app.tests.webhook_helpers import endpoint_for
 
 GROUP = "fanout-probe"
@@ -99,11 +99,7 @@ def test_an_ingest_batch_publishes_once_and_reads_the_endpoints_once(settings: A
     assert session.worker is not None
     endpoint_for(session.workspace, "http://127.0.0.1:9/in", event_types=["message.received"])
 
-    def received(n: int) -> dict[str, Any]:
-        data = {"wa_id": f"W{n}", "chat_jid": PEER_JID, "sender_jid": PEER_JID, "content": {"text": f"m{n}"}}
-        return event(session, "message.received", {**data, "type": "text"})
-
-    events = [received(n) for n in range(5)]
+    events = [event(session, "message.received", received(f"W{n}", content={"text": f"m{n}"})) for n in range(5)]
     with (
         patch.object(fanout, "_send") as send,
         patch("sessions_app.tasks.deliver_webhook.delay"),
@@ -130,8 +126,7 @@ def _sent(session: WhatsAppSession, n: int) -> dict[str, Any]:
 
 
 def _inbound(session: WhatsAppSession, wa_id: str) -> dict[str, Any]:
-    data = {"wa_id": wa_id, "chat_jid": PEER_JID, "sender_jid": PEER_JID, "type": "text", "content": {"text": wa_id}}
-    return event(session, "message.received", data)
+    return event(session, "message.received", received(wa_id, content={"text": wa_id}))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -179,10 +174,8 @@ def test_a_failing_event_sends_the_batch_again_event_by_event_without_the_first_
     monkeypatch.setattr(ingest, "apply_event", flaky)
     texts = ["one", "boom", "three"]
     events = [
-        event(session, "message.received", {"wa_id": f"W{n}", "chat_jid": PEER_JID, "sender_jid": PEER_JID,
-                                             "type": "text", "content": {"text": text}})
-        for n, text in enumerate(texts)
-    ]  # fmt: skip
+        event(session, "message.received", received(f"W{n}", content={"text": text})) for n, text in enumerate(texts)
+    ]
     with patch.object(fanout, "_send") as send, CaptureQueriesContext(connection) as queries:
         result = ingest_events(worker=session.worker, events=events)
 
