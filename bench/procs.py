@@ -53,6 +53,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def service_pids() -> dict[str, int]:
+    """The PostgreSQL postmaster and the Redis server on this machine (the services the stack shares), by name.
+
+    A process counts when its command is the service's and its parent's is not: the postmaster, not a backend. Its
+    backends are its children, so a meter that follows child processes counts the database's work."""
+    wanted = {"postgres": "postgresql", "redis-server": "redis"}
+    comm: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, _, rest = (entry / "stat").read_text().partition(" (")[2].rpartition(")")
+        except OSError:
+            continue
+        comm[int(entry.name)] = (name, int(rest.split()[1]))
+    found: dict[str, int] = {}
+    for pid, (name, parent) in sorted(comm.items()):
+        if name in wanted and comm.get(parent, ("", 0))[0] != name and wanted[name] not in found:
+            found[wanted[name]] = pid
+    return found
+
+
 def rss_mb(pid: int) -> float:
     return round(proc_status(pid).get("VmRSS", 0) / 1024, 1)
 

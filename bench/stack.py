@@ -21,7 +21,7 @@ import httpx
 
 from bench.deployment import REDIS_URL, clear_redis_prefix, recreate_database
 from bench.load import CLIENT
-from bench.procs import ROOT, Process, clean_env, free_port, spawn, wait_for_log
+from bench.procs import ROOT, Process, clean_env, free_port, service_pids, spawn, wait_for_log
 
 WORKER_READY = "enrolled as worker"
 CELERY_READY = " ready."
@@ -149,10 +149,11 @@ class Stack:
         return self.gateway.url
 
     def processes(self) -> dict[str, int]:
-        """Name -> pid of every process of the stack that is running, and of this benchmark client."""
+        """Name -> pid of every process of the stack that is running, the PostgreSQL and Redis servers it shares the
+        machine with, and this benchmark client."""
         named = {"gateway": self.gateway, "internal": self.internal, "celery": self.celery, **self.workers}
         pids = {name: p.pid for name, p in named.items() if p is not None and p.alive()}
-        return {**pids, CLIENT: os.getpid()}
+        return {**pids, **service_pids(), CLIENT: os.getpid()}
 
     def close(self) -> None:
         for name in list(self.workers):
