@@ -25,9 +25,7 @@ TARGET_EVENTS: dict[str, str] = {
 }
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
 # A received message is inserted under a savepoint, so that a redelivery is told apart from a new message without
-# aborting the transaction; unguarded_inserts() drops it for callers that checked beforehand that the ids are new.
-# Worker events that each become a stored message (see HANDLERS).
-STORED_MESSAGE_EVENTS = ("message.received", "message.own_device")
+# aborting the transaction; unguarded_inserts() drops it for callers that roll back the whole attempt on an error.
 _guard_inserts: ContextVar[bool] = ContextVar("guard_received_inserts", default=True)
 
 
@@ -38,24 +36,6 @@ def unguarded_inserts() -> Iterator[None]:
         yield
     finally:
         _guard_inserts.reset(token)
-
-
-def known_wa_ids(events: list[dict[str, Any]]) -> bool:
-    """Whether any stored-message event of ``events`` (message.received, message.own_device) carries a WhatsApp id
-    that is already stored for its session, or appears twice among them (one query, none without such events)."""
-    pairs = [
-        (str(event["session_id"]), str((event.get("data") or {}).get("wa_id", ""))[:100])
-        for event in events
-        if event["type"] in STORED_MESSAGE_EVENTS
-    ]
-    wanted = set(pairs)
-    if len(wanted) < len(pairs):
-        return True  # the same message twice in one batch
-    if not wanted:
-        return False
-    sessions, wa_ids = {session for session, _ in pairs}, {wa_id for _, wa_id in pairs}
-    stored = Message.objects.filter(session_id__in=sessions, wa_id__in=wa_ids).values_list("session_id", "wa_id")
-    return any((str(session), wa_id) in wanted for session, wa_id in stored)
 
 
 def message_status_changed(message: Message, event: str | None = None) -> None:
@@ -188,7 +168,7 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
         unread=not own and not changes_another,
     )
     if not _guard_inserts.get():
-        message.save(force_insert=True)  # the caller checked that this WhatsApp id is new
+        message.save(force_insert=True)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
     else:
         try:
             with transaction.atomic():

@@ -4,7 +4,8 @@ Every change publishes after commit: the portal's group gets the new state, the 
 ingest batch commits hundreds of changes together; sending each publication from its own on-commit callback cost
 two trips from the request's thread to the event loop per event. Inside ``publication_batch()`` the callbacks only
 collect, and the batch is sent in one trip when the block ends, in the order the changes were made. Callbacks still
-come from ``transaction.on_commit``, so a change whose savepoint rolled back publishes nothing.
+come from ``transaction.on_commit``, so a change whose savepoint rolled back publishes nothing. Publications to
+groups that nobody is in are dropped after one question to Redis for the whole batch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
 Publication = tuple[str, dict[str, Any]]
@@ -73,11 +75,39 @@ def _send(publications: list[Publication]) -> None:
         return
 
     async def send_all() -> None:
+        try:
+            listened = await groups_with_members(layer, list(dict.fromkeys(group for group, _ in publications)))
+        except Exception:
+            listened = None
         # One after another: a group's members see its messages in the order they were made.
         for group, message in publications:
+            if listened is not None and group not in listened:
+                continue
             try:
                 await layer.group_send(group, message)
             except Exception:  # live updates are best effort: the API always answers the stored state
                 logger.warning("could not publish to %s", group, exc_info=True)
 
     async_to_sync(send_all)()
+
+
+async def groups_with_members(layer: Any, groups: list[str]) -> set[str] | None:
+    """Which of ``groups`` have members, asked of Redis in one pipelined trip; None when the layer cannot say.
+
+    channels_redis's ``group_send`` costs two trips to Redis even for a group nobody is in, and most of the time
+    nobody is: no portal page or event stream of that workspace is open. Asking once for the whole batch lets those
+    publications be skipped. A member that joins after the question misses what was published before it joined,
+    as it would have a moment earlier; the event stream replays from the stored events (Last-Event-ID)."""
+    if not isinstance(layer, RedisChannelLayer):
+        return None  # the in-memory layer's group_send costs no trip
+    by_connection: dict[int, list[str]] = {}
+    for group in groups:
+        by_connection.setdefault(layer.consistent_hash(group), []).append(group)
+    found: set[str] = set()
+    for index, names in by_connection.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for name in names:
+            pipe.zcard(layer._group_key(name))
+        counts = await pipe.execute()
+        found.update(name for name, count in zip(names, counts, strict=True) if count)
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
-from sessions_app.services.events import HANDLERS, known_wa_ids, unguarded_inserts
+from sessions_app.services.deferred import deferred_inserts, insert
+from sessions_app.services.events import HANDLERS, unguarded_inserts
 from sessions_app.services.fanout import publication_batch
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
 from sessions_app.services.outbox import dispatch_after_commit
@@ -32,18 +34,17 @@ def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResu
     """Store and apply each event once, in order, in one transaction (one commit, the sessions locked once).
 
     A bad event must not take the rest down, which takes a savepoint per event: two more statements each, a quarter
-    of the cost of an event. Events almost never fail, so the batch is first applied without them; if any event
-    raises, that attempt is rolled back as a whole (its publications with it) and the batch is applied again with
-    a savepoint per event, where the failing one is set aside and the others are stored. A batch that brings a
-    message already stored goes the careful way at once."""
+    of the cost of an event. Events almost never fail, so the batch is first applied without them, its session
+    events, events and deliveries written together at the end; if any event raises, that attempt is rolled back as
+    a whole (its publications with it) and the batch is applied again with a savepoint per event, where the failing
+    one is set aside and the others are stored. A message already stored (WhatsApp delivers again after a
+    reconnect) or an event sent again fails its INSERT on a unique key, and so also takes the careful way."""
     with publication_batch():  # the batch's live publications leave together, after the commit
-        # Redelivered messages are common (WhatsApp sends again after a reconnect): they take the careful path.
-        if not known_wa_ids(events):
-            try:
-                with unguarded_inserts():
-                    return _ingest_batch(worker, events, isolated=False)
-            except Exception:
-                logger.info("an event of a batch of worker %s failed; applying it event by event", worker.name)
+        try:
+            with unguarded_inserts():
+                return _ingest_batch(worker, events, isolated=False)
+        except Exception:
+            logger.info("a batch of worker %s did not apply at once; applying it event by event", worker.name)
         return _ingest_batch(worker, events, isolated=True)
 
 
@@ -55,7 +56,9 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
     seen = (
         {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)} if isolated else set()
     )
-    with transaction.atomic():
+    # The first attempt writes its session events, events and deliveries together when the batch ends: a stored
+    # event id then fails that INSERT, which ends the attempt like any other failure.
+    with transaction.atomic(), nullcontext() if isolated else deferred_inserts():
         # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.
         session_ids = {str(event["session_id"]) for event in events}
         sessions = {
@@ -104,7 +107,7 @@ def _ingest_one(worker: Worker, event: dict[str, Any], session: WhatsAppSession 
     if event["type"] == "session.state" and (event.get("data") or {}).get("state") not in SessionState.values:
         logger.warning("event %s of worker %s refused: unknown state", event["id"], worker.name)
         return "invalid_event"
-    SessionEvent.objects.create(
+    stored = SessionEvent(
         id=event["id"],
         session=session,
         workspace_id=session.workspace_id,
@@ -113,6 +116,7 @@ def _ingest_one(worker: Worker, event: dict[str, Any], session: WhatsAppSession 
         data=event.get("data") or {},
         occurred_at=event["occurred_at"],
     )
+    insert([stored])  # with the rest of the batch on the first attempt; at once under a savepoint
     apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
     return "accepted"
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import Delivery, Event, WebhookEndpoint, WhatsAppSession
+from sessions_app.services.deferred import insert
 from sessions_app.services.fanout import batch_memo, group_send
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,8 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
     now = timezone.now()
     envelope = envelope_for(event_id=event_id, kind=kind, workspace_id=workspace_id, session=session, data=data,
                             created_at=now)  # fmt: skip
-    event = Event.objects.create(
-        id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now
-    )
+    event = Event(id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now)
+    insert([event])  # now, or with the rest of an ingest batch (services/deferred.py)
     session_id = str(session.pk) if session is not None else None
     # Within an ingest batch (one transaction) the workspace's endpoints are read once, not once per event.
     enabled = batch_memo(
@@ -54,12 +54,11 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
         lambda: list(WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)),
     )
     endpoints = [endpoint for endpoint in enabled if endpoint_wants(endpoint, kind, session_id)]
-    deliveries = Delivery.objects.bulk_create(
-        [
-            Delivery(workspace_id=workspace_id, endpoint=endpoint, event=event, next_attempt_at=now)
-            for endpoint in endpoints
-        ]
-    )
+    deliveries = [
+        Delivery(workspace_id=workspace_id, endpoint=endpoint, event=event, next_attempt_at=now)
+        for endpoint in endpoints
+    ]
+    insert(deliveries)
     delivery_ids = [str(d.pk) for d in deliveries]
     transaction.on_commit(lambda: _after_commit(workspace_id, envelope, delivery_ids))
     return event

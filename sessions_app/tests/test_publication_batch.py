@@ -8,11 +8,12 @@ from unittest.mock import patch
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from sessions_app.models import Delivery, Event, Message, WhatsAppSession
+from sessions_app.models import Delivery, Event, Message, SessionEvent, WhatsAppSession
 from sessions_app.services import fanout
 from sessions_app.services.fanout import batch_memo, group_send, publication_batch
 from sessions_app.services.ingest import ingest_events
@@ -186,3 +187,73 @@ def test_a_failing_event_sends_the_batch_again_event_by_event_without_the_first_
     published = [m["envelope"]["data"]["content"]["text"] for _, m in publications if "envelope" in m]
     assert published == ["one", "three"]
     assert sorted(Event.objects.values_list("envelope__data__content__text", flat=True)) == ["one", "three"]
+
+
+def _inserts_into(statements: list[str], table: str) -> int:
+    return len([sql for sql in statements if sql.startswith(f'INSERT INTO "{table}"')])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clean_batch_writes_its_session_events_events_and_deliveries_in_one_insert_each(settings: Any) -> None:
+    settings.ALLOW_PRIVATE_NETWORK_TARGETS = True
+    session: WhatsAppSession = connected_session()
+    assert session.worker is not None
+    endpoint_for(session.workspace, "http://127.0.0.1:9/in", event_types=["message.received"])
+    events = [_inbound(session, f"BULK{n}") for n in range(4)]
+    with (
+        patch.object(fanout, "_send"),
+        patch("sessions_app.tasks.deliver_webhook.delay") as deliver,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        result = ingest_events(worker=session.worker, events=events)
+
+    assert len(result.accepted) == 4
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert _inserts_into(statements, "sessions_app_sessionevent") == 1
+    assert _inserts_into(statements, "sessions_app_event") == 1
+    assert _inserts_into(statements, "sessions_app_delivery") == 1
+    assert SessionEvent.objects.filter(session=session).count() == 4
+    assert sorted(Event.objects.values_list("envelope__data__content__text", flat=True)) == [
+        f"BULK{n}" for n in range(4)
+    ]
+    # The deliveries handed to Celery after the commit are the ones written.
+    handed = sorted(call.args[0] for call in deliver.call_args_list)
+    assert handed == sorted(str(pk) for pk in Delivery.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_sent_again_with_new_ones_is_a_duplicate_and_the_new_ones_are_stored() -> None:
+    session: WhatsAppSession = connected_session()
+    assert session.worker is not None
+    first = _sent(session, 1)
+    with patch.object(fanout, "_send"):
+        ingest_events(worker=session.worker, events=[first])
+        # The worker's earlier request was answered, but the answer was lost: it sends the event again with new ones.
+        again = [first, _sent(session, 2)]
+        result = ingest_events(worker=session.worker, events=again)
+    assert result.duplicates == [first["id"]]
+    assert result.accepted == [again[1]["id"]]
+    assert SessionEvent.objects.filter(session=session).count() == 2
+
+
+def test_a_batch_publishes_only_to_groups_someone_is_in_and_asks_redis_once() -> None:
+    layer, channel = _listen(GROUP)
+    assert isinstance(layer, RedisChannelLayer)  # the tests run on the real channel layer
+    with (
+        patch.object(layer, "group_send", wraps=layer.group_send) as group_sends,
+        patch.object(fanout, "groups_with_members", wraps=fanout.groups_with_members) as questions,
+        publication_batch(),
+    ):
+        for n in range(3):
+            group_send(GROUP, {"type": "probe", "n": n})
+            group_send("fanout-nobody", {"type": "probe", "n": n})
+    assert questions.call_count == 1
+    assert [call.args[0] for call in group_sends.call_args_list] == [GROUP] * 3
+    assert [message["n"] for message in _received(layer, channel, 3)] == [0, 1, 2]
+
+
+def test_groups_with_members_names_the_groups_that_have_one() -> None:
+    layer, _ = _listen(GROUP)
+    asked = [GROUP, "fanout-nobody", "fanout-nobody-either"]
+    assert async_to_sync(fanout.groups_with_members)(layer, asked) == {GROUP}
+    assert async_to_sync(fanout.groups_with_members)(InMemoryChannelLayer(), asked) is None
