@@ -147,19 +147,41 @@ async def throughput(stack: Stack, http: aiohttp.ClientSession, db: Any, a: str,
 async def latency(stack: Stack, http: aiohttp.ClientSession, db: Any, a: str, rate: float, args: Any) -> dict[str, Any]:
     client = Client(a)
     paced = {"rate": rate, "seconds": args.latency_seconds, "max_in_flight": 256}
+    shipped_before = await worker_shipping(stack, http)
     meter = CpuMeter(stack.processes())
     send = await open_loop(http, client.send, name="send", expected=202, **paced)
     cpu_send = meter.read()
     _, drain_seconds = await drain(db, a, args.drain_timeout)
+    shipped = {k: v - shipped_before.get(k, 0) for k, v in (await worker_shipping(stack, http)).items()}
     meter = CpuMeter(stack.processes())
     bare = await open_loop(http, client.whoami, name="whoami", expected=200, **paced)
     return {
         "rate": round(rate, 1),
         "send": send.summary(),
         "drain_seconds_after_send": round(drain_seconds, 2),
+        "worker_event_shipping": shipped,
         "whoami": bare.summary(),
         "cpu_percent": {"send": cpu_send, "whoami": meter.read()},
     }
+
+
+def shipping_text(shipped: dict[str, int], messages: int) -> str:
+    requests, events = shipped.get("event_requests", 0), shipped.get("events_shipped", 0)
+    return (
+        f"{requests} event requests for {events} events from {messages} messages "
+        f"({requests / max(messages, 1):.2f} requests and {events / max(requests, 1):.1f} events per request)"
+    )
+
+
+async def worker_shipping(stack: Stack, http: aiohttp.ClientSession) -> dict[str, int]:
+    """Event requests and events the worker nodes have shipped to the gateway so far (their /healthz), summed."""
+    total: dict[str, int] = {}
+    for process in stack.workers.values():
+        async with http.get(f"{process.url}/healthz") as answer:
+            health = await answer.json()
+        for key in ("event_requests", "events_shipped"):
+            total[key] = total.get(key, 0) + int(health.get(key, 0))
+    return total
 
 
 def received_event(session_id: str, epoch: int, n: int) -> dict[str, Any]:
@@ -302,6 +324,8 @@ def report(document: dict[str, Any]) -> str:
          verdict(lat["send"]["p99_ms"] < P99_TARGET_MS and not lat["send"]["errors"])],
         [f"(c) whoami latency at {lat['rate']:.0f}/s", latency_text(lat["whoami"]), f"p99 < {P99_TARGET_MS:.0f} ms",
          verdict(lat["whoami"]["p99_ms"] < P99_TARGET_MS and not lat["whoami"]["errors"])],
+        ["(c) workers -> gateway, send phase", shipping_text(lat.get("worker_event_shipping", {}), lat["send"]["ok"]),
+         "", ""],
         ["(d) ingest: message.received stored", f"{ing['events_per_second']:.0f} events/s ({ing['accepted']} in "
          f"{ing['seconds']:.1f} s; batches of {ing['batch_size']}, one in flight, p50 {ing['batch_p50_ms']:.0f} ms, "
          f"p95 {ing['batch_p95_ms']:.0f} ms)", "", ""],

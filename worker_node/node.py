@@ -33,6 +33,7 @@ class WorkerNode:
         self.events_waiting = asyncio.Event()
         self.heartbeat_interval = 5.0
         self.exit_code = 0
+        self.event_requests = self.events_shipped = 0
 
     async def run(self) -> int:
         config = self.config
@@ -55,7 +56,11 @@ class WorkerNode:
             loop.add_signal_handler(sig, self.stopping.set)
 
         runner = web.AppRunner(
-            build_app(self.host, lambda: self.gateway.identity.token_hash if self.gateway.identity else "00")
+            build_app(
+                self.host,
+                lambda: self.gateway.identity.token_hash if self.gateway.identity else "00",
+                self._shipping_figures,
+            )
         )
         await runner.setup()
         await web.TCPSite(runner, config.listen_host, config.listen_port).start()
@@ -126,6 +131,14 @@ class WorkerNode:
         self.exit_code = 3
         self.stopping.set()
 
+    def _shipping_figures(self) -> dict[str, int]:
+        """For /healthz: events waiting in the spool, and requests and events shipped since the start."""
+        return {
+            "events_waiting": len(self.spool),
+            "event_requests": self.event_requests,
+            "events_shipped": self.events_shipped,
+        }
+
     async def _shipping(self) -> None:
         backoff = 0.2
         while True:
@@ -134,6 +147,8 @@ class WorkerNode:
             while batch := self.spool.batch(self.config.event_batch_size):
                 try:
                     answer = await self.gateway.post_events(batch)
+                    self.event_requests += 1
+                    self.events_shipped += len(batch)
                 except WorkerRefused as refused:
                     await self._revoked(refused)
                     return

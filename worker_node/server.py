@@ -21,7 +21,9 @@ def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, "details": {}}}, status=status)
 
 
-def build_app(host: SessionHost, token_hash: Callable[[], str]) -> web.Application:
+def build_app(
+    host: SessionHost, token_hash: Callable[[], str], shipping: Callable[[], dict[str, int]] | None = None
+) -> web.Application:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/healthz":
@@ -64,7 +66,7 @@ def build_app(host: SessionHost, token_hash: Callable[[], str]) -> web.Applicati
         return None
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "sessions": len(host.hosted)})
+        return web.json_response({"status": "ok", "sessions": len(host.hosted), **(shipping() if shipping else {})})
 
     async def start(request: web.Request) -> web.Response:
         data = await payload(request)

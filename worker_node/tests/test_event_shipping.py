@@ -1,0 +1,94 @@
+"""The worker ships its spooled events in batches and counts what it shipped; /healthz reports the counts and the
+events still waiting, so an operator (and bench.messaging) can see how events travel to the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from worker_node.config import WorkerConfig
+from worker_node.engines.sandbox import SandboxEngine
+from worker_node.gateway import GatewayError
+from worker_node.host import SessionHost
+from worker_node.node import WorkerNode
+from worker_node.server import build_app
+from worker_node.spool import Spool
+from worker_node.tests.memory_snapshots import MemorySnapshots
+
+
+def an_event(n: int) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "session_id": "s", "epoch": 1, "type": "session.qr", "data": {"n": n}}
+
+
+class Gateway:
+    """Stands in for the gateway's event endpoint: accepts every event, after refusing the first ``failures`` posts."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.batches: list[list[str]] = []
+        self.failures = failures
+
+    async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.failures:
+            self.failures -= 1
+            raise GatewayError(503, "unavailable", "the gateway is restarting")
+        self.batches.append([event["id"] for event in events])
+        return {"accepted": [event["id"] for event in events], "duplicates": [], "rejected": []}
+
+
+def node_with(tmp_path: Path, gateway: Gateway, events: int) -> WorkerNode:
+    config = dataclasses.replace(WorkerConfig.from_env(), event_batch_size=2, data_dir=tmp_path)
+    node = WorkerNode(config)
+    node.spool = Spool(tmp_path / "spool.sqlite3")
+    node.gateway = gateway  # type: ignore[assignment]
+    for n in range(events):
+        node.spool.append(an_event(n))
+    return node
+
+
+async def ship_until_empty(node: WorkerNode) -> None:
+    node.events_waiting.set()
+    shipping = asyncio.create_task(node._shipping())
+    for _ in range(200):
+        if not len(node.spool):
+            break
+        await asyncio.sleep(0.01)
+    node.stopping.set()
+    node.events_waiting.set()
+    await asyncio.wait_for(shipping, timeout=5)
+
+
+def test_shipped_requests_and_events_are_counted_and_failed_posts_are_not(tmp_path: Path) -> None:
+    gateway = Gateway(failures=1)
+    node = node_with(tmp_path, gateway, events=5)
+    assert node._shipping_figures() == {"events_waiting": 5, "event_requests": 0, "events_shipped": 0}
+
+    asyncio.run(ship_until_empty(node))
+
+    assert [len(batch) for batch in gateway.batches] == [2, 2, 1]
+    assert node._shipping_figures() == {"events_waiting": 0, "event_requests": 3, "events_shipped": 5}
+    node.spool.close()
+
+
+def test_the_health_probe_reports_the_shipping_figures(tmp_path: Path) -> None:
+    node = node_with(tmp_path, Gateway(), events=3)
+    host = SessionHost(
+        engine=SandboxEngine(qr_schedule=(30,)),
+        data_dir=tmp_path,
+        spool=node.spool,
+        snapshots=MemorySnapshots().as_store(),
+        snapshot_debounce=60,
+    )
+
+    async def scenario() -> dict[str, Any]:
+        async with TestClient(TestServer(build_app(host, lambda: "00", node._shipping_figures))) as client:
+            response = await client.get("/healthz")
+            return dict(await response.json())
+
+    health = asyncio.run(scenario())
+    assert health == {"status": "ok", "sessions": 0, "events_waiting": 3, "event_requests": 0, "events_shipped": 0}
+    node.spool.close()
