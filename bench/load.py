@@ -156,6 +156,22 @@ def _tree(pid: int, depth: int = 0) -> list[int]:
     return pids
 
 
+def lower_priority(pid: int, niceness: int) -> int:
+    """Give every thread of ``pid`` and of its descendants the nice value ``niceness``; the number of threads set.
+
+    Linux keeps the nice value per thread (``renice -p`` changes one thread only), and a thread made later inherits
+    it from the thread that makes it. Raising the value needs no privilege; lowering it again would."""
+    changed = 0
+    for process in _tree(pid):
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+            except (OSError, ValueError):
+                continue  # the thread ended meanwhile
+            changed += 1
+    return changed
+
+
 def tree_cpu_seconds(pid: int, *, tree: bool = True) -> dict[int, float]:
     return {p: cpu_seconds(p) for p in (_tree(pid) if tree else [pid])}
 

@@ -155,6 +155,12 @@ class Stack:
         pids = {name: p.pid for name, p in named.items() if p is not None and p.alive()}
         return {**pids, **service_pids(), CLIENT: os.getpid()}
 
+    def background(self) -> dict[str, int]:
+        """Name -> pid of the processes that work behind the API: Celery, the worker nodes, and the workers' own
+        gateway when there is one (with --single-gateway the API's gateway takes their events, and is not here)."""
+        named = {"internal": self.internal, "celery": self.celery, **self.workers}
+        return {name: p.pid for name, p in named.items() if p is not None and p.alive()}
+
     def close(self) -> None:
         for name in list(self.workers):
             self.workers.pop(name).stop(timeout=30)
