@@ -284,3 +284,34 @@ def test_a_reaction_from_the_phone_changes_the_message_it_refers_to(session: Wha
 
     assert reloaded(theirs).reactions == {"15550100001@s.whatsapp.net": "👍"}
     assert list(Event.objects.values_list("type", flat=True)) == ["message.reaction"]
+
+
+def _message_statements(statements: list[dict[str, str]]) -> list[str]:
+    return [q["sql"].split(" ")[0] for q in statements if '"sessions_app_message"' in q["sql"].split(" WHERE ")[0]]
+
+
+def test_sent_and_a_receipt_each_change_the_message_in_one_statement_and_publish_it(session: WhatsAppSession) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    messages = [MessageFactory.create(session=session) for _ in range(2)]
+    with CaptureQueriesContext(connection) as sent_queries:
+        for n, message in enumerate(messages):
+            ingest(session, "message.sent", {"message_id": str(message.pk), "wa_id": f"3EB0S{n}", "timestamp": at(1)})
+    with CaptureQueriesContext(connection) as receipt_queries:
+        ingest(session, "message.receipt", {"type": "delivered", "wa_ids": ["3EB0S0", "3EB0S1"], "timestamp": at(2)})
+
+    assert _message_statements(sent_queries.captured_queries) == ["UPDATE", "UPDATE"]  # no SELECT … FOR UPDATE
+    assert _message_statements(receipt_queries.captured_queries) == ["UPDATE"]  # both messages in one
+    assert {reloaded(m).status for m in messages} == {MessageStatus.DELIVERED}
+    published = [e.envelope["data"] for e in Event.objects.filter(type="message.status").order_by("created_at")]
+    newest_first = [str(messages[1].pk), str(messages[0].pk)]
+    assert [(data["id"], data["status"]) for data in published[-2:]] == [(pk, "delivered") for pk in newest_first]
+
+
+def test_a_sent_event_with_an_id_that_is_not_ours_changes_nothing(session: WhatsAppSession) -> None:
+    message = MessageFactory.create(session=session)
+    ingest(session, "message.sent", {"message_id": "not-a-uuid", "wa_id": "3EB0X", "timestamp": at(1)})
+    ingest(session, "message.sent", {"message_id": str(inbound(session, "3EB0IN").pk), "wa_id": "3EB0Y"})
+    assert reloaded(message).status == MessageStatus.QUEUED
+    assert reloaded(Message.objects.get(wa_id="3EB0IN")).status == MessageStatus.RECEIVED  # inbound never moves
