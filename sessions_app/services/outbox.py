@@ -8,6 +8,7 @@ again: when the session (re)connects, on a new epoch (failover), and by the peri
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -20,6 +21,9 @@ from sessions_app.models import Direction, Message, MessageStatus, SessionState,
 
 logger = logging.getLogger(__name__)
 BATCH = 500
+# How long one dispatch task keeps handing over what arrives, before it leaves the rest to a task of its own (a
+# session under steady load does not hold a Celery thread for good).
+HOLD_SECONDS = 2.0
 
 
 def dispatch_after_commit(session_id: Any) -> None:
@@ -31,8 +35,8 @@ def _pending_key(session_id: str) -> str:
 
 
 def _enqueue_dispatch(session_id: str) -> None:
-    """One queued dispatch per session at a time: a burst of sends becomes one hand-over, not one task per message.
-    The task clears the mark before it reads the outbox, so a message committed after that read enqueues anew."""
+    """One queued or running dispatch per session at a time: a burst of sends becomes one hand-over, not one task
+    per message. The task clears the mark when it finds nothing more to offer (see dispatch)."""
     from sessions_app.tasks import dispatch_outbox
 
     if not cache.add(_pending_key(session_id), 1, timeout=60):
@@ -52,14 +56,38 @@ def undispatched(session: WhatsAppSession) -> Any:
 
 
 def dispatch(session_id: str) -> int:
-    """Offer the session's undispatched queued messages to its worker; the number it took."""
+    """Offer the session's undispatched queued messages to its worker, round after round while more arrive (for up
+    to HOLD_SECONDS); the number it took.
+
+    The mark that a hand-over is queued stays set while this runs, so sends made meanwhile enqueue no task of their
+    own (no broker publish in their request, no task for Celery to take and acknowledge): the next round here picks
+    their messages up. The mark is cleared once a round finds nothing to offer, and the outbox is looked at once more
+    after that, so that a message committed between the last round and the clearing does not wait for the sweep."""
+    deadline = time.monotonic() + HOLD_SECONDS
+    taken = 0
+    try:
+        while True:
+            session, offered, took = _offer(session_id)
+            taken += took
+            if not offered or took < offered or time.monotonic() >= deadline:
+                break
+    finally:
+        cache.delete(_pending_key(session_id))  # on an error too: the task's retry or the next send takes over
+    # What the worker refused waits for the sweep or a reconnect, as before; anything else still waiting gets a task.
+    if session is not None and took == offered and undispatched(session).exists():
+        _enqueue_dispatch(session_id)
+    return taken
+
+
+def _offer(session_id: str) -> tuple[WhatsAppSession | None, int, int]:
+    """One round: the session (None when it is not connected to a worker), the number of messages offered to its
+    worker and the number it took."""
     from sessions_app.services.send import message_payload
     from workers_app.commands import call_worker
 
-    cache.delete(_pending_key(session_id))
     session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
     if session is None or session.worker is None or session.state != SessionState.CONNECTED:
-        return 0  # offered again when it connects
+        return None, 0, 0  # offered again when it connects
     # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
     # messages they refer to in a second query, only when there are any (a join for them cost every batch).
     queued = list(undispatched(session).order_by("created_at")[:BATCH])
@@ -67,7 +95,7 @@ def dispatch(session_id: str) -> int:
     _expire([message for message in queued if message.expires_at is not None and message.expires_at <= now])
     messages = [message for message in queued if message.expires_at is None or message.expires_at > now]
     if not messages:
-        return 0
+        return session, 0, 0
     _attach_references(messages)
     body = {
         "epoch": session.epoch,
@@ -81,7 +109,7 @@ def dispatch(session_id: str) -> int:
         raise
     taken = [str(x) for x in answer.get("accepted", [])]
     Message.objects.filter(pk__in=taken, status=MessageStatus.QUEUED).update(dispatched_epoch=session.epoch)
-    return len(taken)
+    return session, len(messages), len(taken)
 
 
 def session_rate(session: WhatsAppSession) -> int:

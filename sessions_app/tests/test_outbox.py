@@ -245,9 +245,9 @@ def test_replies_and_reactions_travel_with_the_messages_they_refer_to_in_a_fixed
     reaction = MessageFactory.create(session=session, type="reaction", target=earlier, content={"emoji": "👍"})
     fake = FakeWorker()
 
-    # session, batch, the messages referred to, the update of what was taken
+    # One round: session, batch, the messages referred to, the update of what was taken
     with patch(CALL_WORKER, fake), django_assert_max_num_queries(4):
-        assert outbox.dispatch(str(session.pk)) == 6
+        assert outbox._offer(str(session.pk)) == (session, 6, 6)
 
     _, payload = fake.calls[0]
     by_id = {m["id"]: m for m in payload["messages"]}
@@ -259,6 +259,6 @@ def test_replies_and_reactions_travel_with_the_messages_they_refer_to_in_a_fixed
 def test_a_batch_of_plain_messages_takes_three_queries(django_assert_num_queries: Any) -> None:
     session = connected_session()
     queued_in_order(session, 5)
-    # the session, the batch (overdue ones among it fail there), the update of what the worker took
+    # One round: the session, the batch (overdue ones among it fail there), the update of what the worker took
     with patch(CALL_WORKER, FakeWorker()), django_assert_num_queries(3):
-        assert outbox.dispatch(str(session.pk)) == 5
+        assert outbox._offer(str(session.pk)) == (session, 5, 5)
