@@ -21,9 +21,10 @@ from sessions_app.models import Direction, Message, MessageStatus, SessionState,
 
 logger = logging.getLogger(__name__)
 BATCH = 500
-# How long one dispatch task keeps handing over what arrives, before it leaves the rest to a task of its own (a
-# session under steady load does not hold a Celery thread for good).
-HOLD_SECONDS = 2.0
+# How long one dispatch task keeps handing over what arrives before it leaves the rest to a task of its own: short,
+# so that a session under steady load holds a Celery worker slot (a process, under prefork) only briefly and the
+# other sessions' hand-overs are not held up behind it.
+HOLD_SECONDS = 0.25
 
 
 def dispatch_after_commit(session_id: Any) -> None:
