@@ -74,7 +74,8 @@ def dispatch(session_id: str) -> int:
                 break
     finally:
         cache.delete(_pending_key(session_id))  # on an error too: the task's retry or the next send takes over
-    # What the worker refused waits for the sweep or a reconnect, as before; anything else still waiting gets a task.
+    # What the worker refused waits for the sweep or a reconnect (offering it again at once would only loop);
+    # anything else still waiting gets a task.
     if session is not None and took == offered and undispatched(session).exists():
         _enqueue_dispatch(session_id)
     return taken

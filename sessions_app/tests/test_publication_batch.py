@@ -22,6 +22,7 @@ from sessions_app.services.state import group_send_after_commit, workspace_group
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import connected_session, received
 from sessions_app.tests.webhook_helpers import endpoint_for
+from workers_app.models import Worker
 
 GROUP = "fanout-probe"
 
@@ -93,12 +94,18 @@ def test_batch_memo_loads_once_per_batch_and_every_time_outside() -> None:
     assert batch_memo("k", load) == 3
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_ingest_batch_publishes_once_and_reads_the_endpoints_once(settings: Any) -> None:
-    settings.ALLOW_PRIVATE_NETWORK_TARGETS = True
+def _session_with_an_endpoint(settings: Any) -> tuple[WhatsAppSession, Worker]:
+    """A connected session, and its worker, whose workspace has a webhook endpoint for message.received."""
+    settings.ALLOW_PRIVATE_NETWORK_TARGETS = True  # the endpoint is on loopback
     session: WhatsAppSession = connected_session()
     assert session.worker is not None
     endpoint_for(session.workspace, "http://127.0.0.1:9/in", event_types=["message.received"])
+    return session, session.worker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ingest_batch_publishes_once_and_reads_the_endpoints_once(settings: Any) -> None:
+    session, worker = _session_with_an_endpoint(settings)
 
     events = [event(session, "message.received", received(f"W{n}", content={"text": f"m{n}"})) for n in range(5)]
     with (
@@ -106,7 +113,7 @@ def test_an_ingest_batch_publishes_once_and_reads_the_endpoints_once(settings: A
         patch("sessions_app.tasks.deliver_webhook.delay"),
         CaptureQueriesContext(connection) as queries,
     ):
-        result = ingest_events(worker=session.worker, events=events)
+        result = ingest_events(worker=worker, events=events)
 
     assert len(result.accepted) == 5
     assert Delivery.objects.filter(endpoint__workspace=session.workspace).count() == 5
@@ -195,17 +202,14 @@ def _inserts_into(statements: list[str], table: str) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_clean_batch_writes_its_session_events_events_and_deliveries_in_one_insert_each(settings: Any) -> None:
-    settings.ALLOW_PRIVATE_NETWORK_TARGETS = True
-    session: WhatsAppSession = connected_session()
-    assert session.worker is not None
-    endpoint_for(session.workspace, "http://127.0.0.1:9/in", event_types=["message.received"])
+    session, worker = _session_with_an_endpoint(settings)
     events = [_inbound(session, f"BULK{n}") for n in range(4)]
     with (
         patch.object(fanout, "_send"),
         patch("sessions_app.tasks.deliver_webhook.delay") as deliver,
         CaptureQueriesContext(connection) as queries,
     ):
-        result = ingest_events(worker=session.worker, events=events)
+        result = ingest_events(worker=worker, events=events)
 
     assert len(result.accepted) == 4
     statements = [q["sql"] for q in queries.captured_queries]
