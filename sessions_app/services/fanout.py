@@ -78,7 +78,7 @@ def _send(publications: list[Publication]) -> None:
         try:
             listened = await groups_with_members(layer, list(dict.fromkeys(group for group, _ in publications)))
         except Exception:
-            listened = None
+            listened = None  # Redis did not answer the question: try every group, each send as best effort
         # One after another: a group's members see its messages in the order they were made.
         for group, message in publications:
             if listened is not None and group not in listened:
