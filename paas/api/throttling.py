@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -58,36 +58,40 @@ class _Counter:
         self.this, self.before = f"{name}:{window}", f"{name}:{window - 1}"
         self.duration, self.elapsed = duration, now - window * duration
         self.covered = 1 - self.elapsed / duration  # the share of the previous window the sliding one still covers
-        backend = caches["default"]
-        self.redis: Any = backend if isinstance(backend, RedisCache) else None
+        self.cache: Any = caches["default"]
+        self.redis = isinstance(self.cache, RedisCache)
 
     def add(self) -> tuple[int, int]:
         """Count this request; this window's count with it, and the previous window's."""
         expiry = self.duration * 2
-        if self.redis is not None:
-            this = self.redis.make_and_validate_key(self.this)
-            pipe = self.redis._cache.get_client(this, write=True).pipeline(transaction=False)
+        if self.redis:
+            this, client = self._redis_key_and_client()
+            pipe = client.pipeline(transaction=False)
             pipe.incr(this)
             pipe.expire(this, expiry)
-            pipe.get(self.redis.make_and_validate_key(self.before))
+            pipe.get(self.cache.make_and_validate_key(self.before))
             count, _, previous = pipe.execute()
             return int(count), int(previous or 0)
         # Other caches (local memory under `make run`): add, then incr, is atomic within the process.
-        cache.add(self.this, 0, timeout=expiry)
+        self.cache.add(self.this, 0, timeout=expiry)
         try:
-            count = cache.incr(self.this)
+            count = self.cache.incr(self.this)
         except ValueError:  # it expired between the two calls
-            cache.set(self.this, 1, timeout=expiry)
+            self.cache.set(self.this, 1, timeout=expiry)
             count = 1
-        return int(count), int(cache.get(self.before) or 0)
+        return int(count), int(self.cache.get(self.before) or 0)
 
     def take_back(self) -> None:
-        if self.redis is not None:
-            this = self.redis.make_and_validate_key(self.this)
-            self.redis._cache.get_client(this, write=True).decr(this)
+        if self.redis:
+            this, client = self._redis_key_and_client()
+            client.decr(this)
         else:
             with contextlib.suppress(ValueError):  # it expired meanwhile: nothing to take back
-                cache.decr(self.this)
+                self.cache.decr(self.this)
+
+    def _redis_key_and_client(self) -> tuple[str, Any]:
+        this = self.cache.make_and_validate_key(self.this)
+        return this, self.cache._cache.get_client(this, write=True)
 
     def wait(self, limit: int, allowed: int, previous: int) -> float:
         """Seconds until one more request would be allowed, if no other came. Within this window the previous one's

@@ -35,6 +35,12 @@ def deferred_inserts() -> Iterator[None]:
         model._default_manager.bulk_create(rows)
 
 
+def active() -> bool:
+    """Whether a :func:`deferred_inserts` block is open: the caller's attempt is rolled back whole on any error, so
+    an insert that may fail needs no savepoint of its own."""
+    return _pending.get() is not None
+
+
 def insert(rows: Sequence[models.Model]) -> None:
     """Insert ``rows`` (all of one model) now, or at the end of the current :func:`deferred_inserts` block.
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +12,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from sessions_app.models import STATUS_RANK, Direction, Message, MessageStatus, MessageType, WhatsAppSession
+from sessions_app.services import deferred
 from sessions_app.services.recipients import jid_phone
 from sessions_app.services.state import group_send_after_commit
 
@@ -25,18 +23,6 @@ TARGET_EVENTS: dict[str, str] = {
     MessageType.DELETE: "message.revoked",
 }
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
-# A received message is inserted under a savepoint, so that a redelivery is told apart from a new message without
-# aborting the transaction; unguarded_inserts() drops it for callers that roll back the whole attempt on an error.
-_guard_inserts: ContextVar[bool] = ContextVar("guard_received_inserts", default=True)
-
-
-@contextmanager
-def unguarded_inserts() -> Iterator[None]:
-    token = _guard_inserts.set(False)
-    try:
-        yield
-    finally:
-        _guard_inserts.reset(token)
 
 
 def message_status_changed(message: Message, event: str | None = None) -> None:
@@ -191,7 +177,9 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
         timestamp=when,
         unread=not own and not changes_another,
     )
-    if not _guard_inserts.get():
+    # A stored message is inserted under a savepoint, so that a redelivery is told apart from a new message without
+    # aborting the transaction; inside a deferred block the whole attempt is rolled back on an error instead.
+    if deferred.active():
         message.save(force_insert=True)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
     else:
         try:

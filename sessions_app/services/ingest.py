@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
 from sessions_app.services.deferred import deferred_inserts, insert
-from sessions_app.services.events import HANDLERS, unguarded_inserts
+from sessions_app.services.events import HANDLERS
 from sessions_app.services.fanout import publication_batch
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
 from sessions_app.services.outbox import dispatch_after_commit
@@ -41,8 +41,7 @@ def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResu
     reconnect) or an event sent again fails its INSERT on a unique key, and so also takes the careful way."""
     with publication_batch():  # the batch's live publications leave together, after the commit
         try:
-            with unguarded_inserts():
-                return _ingest_batch(worker, events, isolated=False)
+            return _ingest_batch(worker, events, isolated=False)
         except Exception:
             logger.info("a batch of worker %s did not apply at once; applying it event by event", worker.name)
         return _ingest_batch(worker, events, isolated=True)
