@@ -8,6 +8,7 @@ start, so a server that falls behind cannot hide its queueing (latency). Both ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -160,9 +161,16 @@ def lower_priority(pid: int, niceness: int) -> int:
     """Give every thread of ``pid`` and of its descendants the nice value ``niceness``; the number of threads set.
 
     Linux keeps the nice value per thread (``renice -p`` changes one thread only), and a thread made later inherits
-    it from the thread that makes it. Raising the value needs no privilege; lowering it again would."""
+    it from the thread that makes it. Raising the value needs no privilege; lowering it again would.
+
+    With the scheduler's autogroups on (``/proc/sys/kernel/sched_autogroup_enabled``, the default on most
+    distributions), a thread's nice value only ranks it among the threads of its own session: the processes here
+    each start a session of their own, so the CPU is first shared out equally between the sessions whatever the
+    threads' nice values. The session's own nice value (``/proc/<pid>/autogroup``) is therefore set too."""
     changed = 0
     for process in _tree(pid):
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{process}/autogroup").write_text(f"{niceness}\n")
         for task in Path(f"/proc/{process}/task").glob("*"):
             try:
                 os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
