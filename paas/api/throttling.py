@@ -58,7 +58,7 @@ class _Counter:
         self.this, self.before = f"{name}:{window}", f"{name}:{window - 1}"
         self.duration, self.elapsed = duration, now - window * duration
         self.covered = 1 - self.elapsed / duration  # the share of the previous window the sliding one still covers
-        self.cache: Any = caches["default"]
+        self.cache: Any = caches["throttle"]
         self.redis = isinstance(self.cache, RedisCache)
 
     def add(self) -> tuple[int, int]:

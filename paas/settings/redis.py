@@ -1,10 +1,11 @@
-"""Cache and channel layer: in-process by default, Redis when REDIS_URL is set."""
+"""Cache and channel layer: files under var/ and in-process by default, Redis when REDIS_URL is set."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from paas.env import bad_value, env_str
+from paas.settings.base import VAR_DIR
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
@@ -14,14 +15,14 @@ if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "switchboard")
 
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "paas.cache.SharedPoolRedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": REDIS_KEY_PREFIX,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
+    _redis_cache = {
+        "BACKEND": "paas.cache.SharedPoolRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
+    # "throttle": the API's request counters (paas/api/throttling.py); the same Redis.
+    CACHES = {"default": _redis_cache, "throttle": _redis_cache}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -29,5 +30,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files, not process memory: the gateway, Celery and beat are separate processes even under `make run`, and the
+    # outbox's "hand-over queued" mark that the gateway sets must be seen (and cleared) by Celery. A per-process
+    # cache kept the mark in the gateway for its whole minute, so each send after the first waited for the sweep.
+    # The request counters stay in memory: one gateway process counts its own requests, and a file cache's
+    # increment (read, then write) would lose counts between concurrent requests.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        },
+        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -119,7 +120,8 @@ def test_a_request_after_the_retry_after_passes_and_one_before_it_does_not(clock
 
 
 @override_settings(
-    API_RATE_LIMIT="3/min", CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    API_RATE_LIMIT="3/min",
+    CACHES={**settings.CACHES, "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
 )
 def test_the_local_memory_cache_of_make_run_counts_the_same_way(clock: Clock) -> None:
     key = str(uuid.uuid4())
