@@ -62,15 +62,22 @@ def dispatch(session_id: str) -> int:
 
     The mark that a hand-over is queued stays set while this runs, so sends made meanwhile enqueue no task of their
     own (no broker publish in their request, no task for Celery to take and acknowledge): the next round here picks
-    their messages up. The mark is cleared once a round finds nothing to offer, and the outbox is looked at once more
-    after that, so that a message committed between the last round and the clearing does not wait for the sweep."""
+    their messages up. The mark is cleared once nothing more is waiting, and the outbox is looked at once more after
+    that, so that a message committed between the last look and the clearing does not wait for the sweep.
+
+    The session is read once per task: a worker that lost it meanwhile refuses the batch (its epoch is stale), and
+    the new one is offered the outbox when the session connects there."""
     deadline = time.monotonic() + HOLD_SECONDS
-    taken = 0
+    taken = offered = took = 0
+    session = None
     try:
-        while True:
-            session, offered, took = _offer(session_id)
+        session = _connected_session(session_id)
+        while session is not None:
+            offered, took = _offer(session)
             taken += took
             if not offered or took < offered or time.monotonic() >= deadline:
+                break
+            if not undispatched(session).exists():  # a look, not a round: most hand-overs end here
                 break
     finally:
         cache.delete(_pending_key(session_id))  # on an error too: the task's retry or the next send takes over
@@ -81,15 +88,20 @@ def dispatch(session_id: str) -> int:
     return taken
 
 
-def _offer(session_id: str) -> tuple[WhatsAppSession | None, int, int]:
-    """One round: the session (None when it is not connected to a worker), the number of messages offered to its
-    worker and the number it took."""
+def _connected_session(session_id: str) -> WhatsAppSession | None:
+    """The session with its worker, or None when it is not connected to one (it is offered again when it connects)."""
+    session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
+    if session is None or session.worker is None or session.state != SessionState.CONNECTED:
+        return None
+    return session
+
+
+def _offer(session: WhatsAppSession) -> tuple[int, int]:
+    """One round: the number of messages offered to the session's worker and the number it took."""
     from sessions_app.services.send import message_payload
     from workers_app.commands import call_worker
 
-    session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
-    if session is None or session.worker is None or session.state != SessionState.CONNECTED:
-        return None, 0, 0  # offered again when it connects
+    assert session.worker is not None
     # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
     # messages they refer to in a second query, only when there are any (a join for them cost every batch).
     queued = list(undispatched(session).order_by("created_at")[:BATCH])
@@ -97,7 +109,7 @@ def _offer(session_id: str) -> tuple[WhatsAppSession | None, int, int]:
     _expire([message for message in queued if message.expires_at is not None and message.expires_at <= now])
     messages = [message for message in queued if message.expires_at is None or message.expires_at > now]
     if not messages:
-        return session, 0, 0
+        return 0, 0
     _attach_references(messages)
     body = {
         "epoch": session.epoch,
@@ -109,9 +121,9 @@ def _offer(session_id: str) -> tuple[WhatsAppSession | None, int, int]:
     except APIError as error:
         logger.info("outbox of session %s not handed over (%s); retried later", session.pk, error)
         raise
-    taken = [str(x) for x in answer.get("accepted", [])]
-    Message.objects.filter(pk__in=taken, status=MessageStatus.QUEUED).update(dispatched_epoch=session.epoch)
-    return session, len(messages), len(taken)
+    accepted = [str(x) for x in answer.get("accepted", [])]
+    Message.objects.filter(pk__in=accepted, status=MessageStatus.QUEUED).update(dispatched_epoch=session.epoch)
+    return len(messages), len(accepted)
 
 
 def session_rate(session: WhatsAppSession) -> int:

@@ -9,6 +9,8 @@ from unittest.mock import patch
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_app.models import Message, MessageStatus, SessionState, WhatsAppSession
@@ -245,9 +247,9 @@ def test_replies_and_reactions_travel_with_the_messages_they_refer_to_in_a_fixed
     reaction = MessageFactory.create(session=session, type="reaction", target=earlier, content={"emoji": "👍"})
     fake = FakeWorker()
 
-    # One round: session, batch, the messages referred to, the update of what was taken
-    with patch(CALL_WORKER, fake), django_assert_max_num_queries(4):
-        assert outbox._offer(str(session.pk)) == (session, 6, 6)
+    # One round: the batch, the messages referred to, the update of what was taken
+    with patch(CALL_WORKER, fake), django_assert_max_num_queries(3):
+        assert outbox._offer(session) == (6, 6)
 
     _, payload = fake.calls[0]
     by_id = {m["id"]: m for m in payload["messages"]}
@@ -256,9 +258,23 @@ def test_replies_and_reactions_travel_with_the_messages_they_refer_to_in_a_fixed
     assert by_id[str(reaction.pk)]["reply_to"] is None
 
 
-def test_a_batch_of_plain_messages_takes_three_queries(django_assert_num_queries: Any) -> None:
+def test_a_batch_of_plain_messages_takes_two_queries(django_assert_num_queries: Any) -> None:
     session = connected_session()
     queued_in_order(session, 5)
-    # One round: the session, the batch (overdue ones among it fail there), the update of what the worker took
-    with patch(CALL_WORKER, FakeWorker()), django_assert_num_queries(3):
-        assert outbox._offer(str(session.pk)) == (session, 5, 5)
+    # One round: the batch (overdue ones among it fail there), the update of what the worker took
+    with patch(CALL_WORKER, FakeWorker()), django_assert_num_queries(2):
+        assert outbox._offer(session) == (5, 5)
+
+
+def test_a_hand_over_reads_the_session_once_and_looks_for_more_without_a_second_round() -> None:
+    session = connected_session()
+    queued_in_order(session, 1)
+    with patch(CALL_WORKER, FakeWorker()), CaptureQueriesContext(connection) as queries:
+        assert outbox.dispatch(str(session.pk)) == 1
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len([sql for sql in statements if 'FROM "sessions_app_whatsappsession"' in sql]) == 1
+    # The batch; then, after the update, two looks for more (before and after the mark is cleared), no second batch.
+    batches = [sql for sql in statements if sql.startswith('SELECT "sessions_app_message"."id"')]
+    looks = [sql for sql in statements if sql.startswith("SELECT 1 AS")]
+    assert (len(batches), len(looks)) == (1, 2)
+    assert len(statements) == 5
