@@ -5,18 +5,23 @@ ingest batch commits hundreds of changes together; sending each publication from
 two trips from the request's thread to the event loop per event. Inside ``publication_batch()`` the callbacks only
 collect, and the batch is sent in one trip when the block ends, in the order the changes were made. Callbacks still
 come from ``transaction.on_commit``, so a change whose savepoint rolled back publishes nothing. Publications to
-groups that nobody is in are dropped after one question to Redis for the whole batch.
+groups that nobody is in are dropped after one question to Redis for the whole batch, asked from the request's own
+thread: when nobody listens (no portal page or event stream of the workspace is open), a batch makes no trip to
+the event loop at all.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -73,16 +78,17 @@ def _send(publications: list[Publication]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    try:
+        listened = groups_with_members(layer, list(dict.fromkeys(group for group, _ in publications)))
+    except Exception:
+        listened = None  # Redis did not answer the question: try every group, each send as best effort
+    wanted = [(group, message) for group, message in publications if listened is None or group in listened]
+    if not wanted:
+        return
 
     async def send_all() -> None:
-        try:
-            listened = await groups_with_members(layer, list(dict.fromkeys(group for group, _ in publications)))
-        except Exception:
-            listened = None  # Redis did not answer the question: try every group, each send as best effort
         # One after another: a group's members see its messages in the order they were made.
-        for group, message in publications:
-            if listened is not None and group not in listened:
-                continue
+        for group, message in wanted:
             try:
                 await layer.group_send(group, message)
             except Exception:  # live updates are best effort: the API always answers the stored state
@@ -91,13 +97,15 @@ def _send(publications: list[Publication]) -> None:
     async_to_sync(send_all)()
 
 
-async def groups_with_members(layer: Any, groups: list[str]) -> set[str] | None:
-    """Which of ``groups`` have members, asked of Redis in one pipelined trip; None when the layer cannot say.
+def groups_with_members(layer: Any, groups: list[str]) -> set[str] | None:
+    """Which of ``groups`` have members, asked of Redis in one pipelined trip per layer host; None when the layer
+    cannot say.
 
     channels_redis's ``group_send`` costs two trips to Redis even for a group nobody is in, and most of the time
     nobody is: no portal page or event stream of that workspace is open. Asking once for the whole batch lets those
     publications be skipped. A member that joins after the question misses what was published before it joined,
-    as it would have a moment earlier; the event stream replays from the stored events (Last-Event-ID)."""
+    as it would have a moment earlier; the event stream replays from the stored events (Last-Event-ID). The question
+    goes through a synchronous client of the same Redis, so the calling thread need not wait for the event loop."""
     if not isinstance(layer, RedisChannelLayer):
         return None  # the in-memory layer's group_send costs no trip
     by_connection: dict[int, list[str]] = {}
@@ -105,9 +113,31 @@ async def groups_with_members(layer: Any, groups: list[str]) -> set[str] | None:
         by_connection.setdefault(layer.consistent_hash(group), []).append(group)
     found: set[str] = set()
     for index, names in by_connection.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
+        client = _sync_client(layer.hosts[index])
+        if client is None:
+            return None
+        pipe = client.pipeline(transaction=False)
         for name in names:
             pipe.zcard(layer._group_key(name))
-        counts = await pipe.execute()
+        counts = pipe.execute()
         found.update(name for name, count in zip(names, counts, strict=True) if count)
     return found
+
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def _sync_client(host: dict[str, Any]) -> redis.Redis | None:
+    """A synchronous client for one of the channel layer's hosts (as channels_redis describes it), one pool per host
+    and process; None for a Sentinel host, which is left to the layer."""
+    if "master_name" in host:
+        return None
+    key = json.dumps(host, sort_keys=True, default=str)
+    with _clients_lock:
+        if key not in _clients:
+            options = {"socket_connect_timeout": 2, "socket_timeout": 2, **host}
+            address = options.pop("address", None)
+            pool = redis.ConnectionPool.from_url(address, **options) if address else redis.ConnectionPool(**options)
+            _clients[key] = redis.Redis(connection_pool=pool)
+        return _clients[key]

@@ -259,5 +259,19 @@ def test_a_batch_publishes_only_to_groups_someone_is_in_and_asks_redis_once() ->
 def test_groups_with_members_names_the_groups_that_have_one() -> None:
     layer, _ = _listen(GROUP)
     asked = [GROUP, "fanout-nobody", "fanout-nobody-either"]
-    assert async_to_sync(fanout.groups_with_members)(layer, asked) == {GROUP}
-    assert async_to_sync(fanout.groups_with_members)(InMemoryChannelLayer(), asked) is None
+    assert fanout.groups_with_members(layer, asked) == {GROUP}
+    assert fanout.groups_with_members(InMemoryChannelLayer(), asked) is None
+
+
+def test_a_batch_for_groups_nobody_is_in_makes_no_trip_to_the_event_loop() -> None:
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisChannelLayer)
+    with patch.object(fanout, "async_to_sync", wraps=async_to_sync) as trips, publication_batch():
+        group_send("fanout-nobody", {"type": "probe"})
+        group_send("fanout-nobody-either", {"type": "probe"})
+    assert trips.call_count == 0
+    listening, channel = _listen(GROUP)
+    with patch.object(fanout, "async_to_sync", wraps=async_to_sync) as trips, publication_batch():
+        group_send(GROUP, {"type": "probe", "n": 7})
+    assert trips.call_count == 1
+    assert [message["n"] for message in _received(listening, channel, 1)] == [7]
