@@ -45,6 +45,7 @@ class WorkerConfig:
     snapshot_debounce: float
     sandbox_qr_schedule: tuple[float, ...]
     event_batch_size: int
+    event_interval: float
     log_level: str
     redis_url: str
     redis_prefix: str
@@ -71,6 +72,7 @@ class WorkerConfig:
             snapshot_debounce=env_float("WORKER_SNAPSHOT_DEBOUNCE_SECONDS", 30.0, minimum=0.0),
             sandbox_qr_schedule=_schedule("SANDBOX_QR_SCHEDULE", "60,20,20,20,20,20"),
             event_batch_size=env_int("WORKER_EVENT_BATCH_SIZE", 100, minimum=1, maximum=1000),
+            event_interval=env_int("WORKER_EVENT_INTERVAL_MS", 100, minimum=0, maximum=1000) / 1000,
             log_level=env_str("LOG_LEVEL", "INFO").upper(),
             # The sandbox engine's numbers reach those on other workers through Redis, when there is one.
             redis_url=env_str("REDIS_URL", ""),

@@ -34,6 +34,7 @@ class WorkerNode:
         self.heartbeat_interval = 5.0
         self.exit_code = 0
         self.event_requests = self.events_shipped = 0
+        self._last_post = float("-inf")
 
     async def run(self) -> int:
         config = self.config
@@ -144,7 +145,7 @@ class WorkerNode:
         while True:
             await self.events_waiting.wait()
             self.events_waiting.clear()
-            while batch := self.spool.batch(self.config.event_batch_size):
+            while batch := await self._next_batch():
                 try:
                     answer = await self.gateway.post_events(batch)
                     self.event_requests += 1
@@ -173,6 +174,20 @@ class WorkerNode:
                     await self._sleep(backoff)  # some failed on the gateway's side: retry them shortly
             if self.stopping.is_set():
                 return
+
+    async def _next_batch(self) -> list[dict[str, Any]]:
+        """The next events to ship. Under load a request starts at most every ``event_interval``, so the events of
+        that interval travel together: a request costs the gateway several times what an event does. The first
+        event after a quiet spell leaves at once, and a full batch (a backlog) never waits."""
+        size, loop = self.config.event_batch_size, asyncio.get_running_loop()
+        batch = self.spool.batch(size)
+        wait = self._last_post + self.config.event_interval - loop.time()
+        if batch and len(batch) < size and wait > 0 and not self.stopping.is_set():
+            await self._sleep(wait)
+            batch = self.spool.batch(size)
+        if batch:
+            self._last_post = loop.time()
+        return batch
 
     async def _shutdown(self, runner: web.AppRunner) -> None:
         logger.info("stopping: %d sessions", len(self.host.hosted))

@@ -30,6 +30,7 @@ class Gateway:
 
     def __init__(self, failures: int = 0) -> None:
         self.batches: list[list[str]] = []
+        self.posted_at: list[float] = []
         self.failures = failures
 
     async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -37,11 +38,14 @@ class Gateway:
             self.failures -= 1
             raise GatewayError(503, "unavailable", "the gateway is restarting")
         self.batches.append([event["id"] for event in events])
+        self.posted_at.append(asyncio.get_running_loop().time())
         return {"accepted": [event["id"] for event in events], "duplicates": [], "rejected": []}
 
 
-def node_with(tmp_path: Path, gateway: Gateway, events: int) -> WorkerNode:
-    config = dataclasses.replace(WorkerConfig.from_env(), event_batch_size=2, data_dir=tmp_path)
+def node_with(tmp_path: Path, gateway: Gateway, events: int, interval: float = 0.1) -> WorkerNode:
+    config = dataclasses.replace(
+        WorkerConfig.from_env(), event_batch_size=2, event_interval=interval, data_dir=tmp_path
+    )
     node = WorkerNode(config)
     node.spool = Spool(tmp_path / "spool.sqlite3")
     node.gateway = gateway  # type: ignore[assignment]
@@ -91,4 +95,49 @@ def test_the_health_probe_reports_the_shipping_figures(tmp_path: Path) -> None:
 
     health = asyncio.run(scenario())
     assert health == {"status": "ok", "sessions": 0, "events_waiting": 3, "event_requests": 0, "events_shipped": 0}
+    node.spool.close()
+
+
+def test_under_load_the_events_of_an_interval_travel_in_one_request(tmp_path: Path) -> None:
+    gateway = Gateway()
+    node = node_with(tmp_path, gateway, events=0, interval=0.4)
+    node.config = dataclasses.replace(node.config, event_batch_size=10)
+
+    async def scenario() -> None:
+        shipping = asyncio.create_task(node._shipping())
+        for n in range(4):  # one event every 50 ms: the first leaves at once, the next three wait for the interval
+            node.spool.append(an_event(n))
+            node.events_waiting.set()
+            await asyncio.sleep(0.05)
+        for _ in range(100):
+            if not len(node.spool):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # a quiet spell: the next event leaves at once
+        node.spool.append(an_event(4))
+        node.events_waiting.set()
+        quiet_event_at = asyncio.get_running_loop().time()
+        for _ in range(100):
+            if len(gateway.batches) == 3:
+                break
+            await asyncio.sleep(0.01)
+        node.stopping.set()
+        node.events_waiting.set()
+        await asyncio.wait_for(shipping, timeout=5)
+        assert gateway.posted_at[2] - quiet_event_at < 0.2
+
+    asyncio.run(scenario())
+    assert [len(batch) for batch in gateway.batches] == [1, 3, 1]
+    assert gateway.posted_at[1] - gateway.posted_at[0] >= 0.39
+    node.spool.close()
+
+
+def test_a_full_batch_does_not_wait_for_the_interval(tmp_path: Path) -> None:
+    gateway = Gateway()
+    node = node_with(tmp_path, gateway, events=6, interval=5.0)
+
+    asyncio.run(ship_until_empty(node))
+
+    assert [len(batch) for batch in gateway.batches] == [2, 2, 2]
+    assert gateway.posted_at[-1] - gateway.posted_at[0] < 1
     node.spool.close()
