@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from paas.api.errors import APIError
 from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
+from sessions_app.services import outbox_queries as queries
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -35,12 +36,13 @@ def _pending_key(session_id: str) -> str:
     return f"outbox-dispatch-queued:{session_id}"
 
 
-def _enqueue_dispatch(session_id: str) -> None:
+def _enqueue_dispatch(session_id: str, *, held: bool = False) -> None:
     """One queued or running dispatch per session at a time: a burst of sends becomes one hand-over, not one task
-    per message. The task clears the mark when it finds nothing more to offer (see dispatch)."""
+    per message. The task clears the mark when it finds nothing more to offer (see dispatch). ``held``: the caller
+    holds the mark already (a task handing the rest on)."""
     from sessions_app.tasks import dispatch_outbox
 
-    if not cache.add(_pending_key(session_id), 1, timeout=60):
+    if not held and not cache.add(_pending_key(session_id), 1, timeout=60):
         return
     try:
         dispatch_outbox.delay(session_id)
@@ -51,6 +53,8 @@ def _enqueue_dispatch(session_id: str) -> None:
 
 
 def undispatched(session: WhatsAppSession) -> Any:
+    """The session's queued outbound messages not yet handed over in its current epoch (outbox_queries has the same
+    selection written out, for the hand-over itself)."""
     return Message.objects.filter(session=session, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED).filter(
         Q(dispatched_epoch__isnull=True) | ~Q(dispatched_epoch=session.epoch)
     )
@@ -60,40 +64,34 @@ def dispatch(session_id: str) -> int:
     """Offer the session's undispatched queued messages to its worker, round after round while more arrive (for up
     to HOLD_SECONDS); the number it took.
 
-    The mark that a hand-over is queued stays set while this runs, so sends made meanwhile enqueue no task of their
-    own (no broker publish in their request, no task for Celery to take and acknowledge): the next round here picks
-    their messages up. The mark is cleared once nothing more is waiting, and the outbox is looked at once more after
-    that, so that a message committed between the last look and the clearing does not wait for the sweep.
+    The mark that a hand-over is queued stays set during a round, so sends made meanwhile enqueue no task of their
+    own (no broker publish in their request, no task for Celery to take and acknowledge). After each round the mark
+    is cleared and only then is the outbox looked at, so that a message committed at any moment is either seen here
+    or finds no mark and enqueues a task; if more are waiting, this task takes the mark back and goes on, unless a
+    send took it first (its task takes them). One look per round: most hand-overs end there.
 
     The session is read once per task: a worker that lost it meanwhile refuses the batch (its epoch is stale), and
     the new one is offered the outbox when the session connects there."""
+    key = _pending_key(session_id)
     deadline = time.monotonic() + HOLD_SECONDS
-    taken = offered = took = 0
-    session = None
+    taken = 0
     try:
-        session = _connected_session(session_id)
+        session = queries.connected_session(session_id)
         while session is not None:
             offered, took = _offer(session)
             taken += took
-            if not offered or took < offered or time.monotonic() >= deadline:
-                break
-            if not undispatched(session).exists():  # a look, not a round: most hand-overs end here
-                break
-    finally:
-        cache.delete(_pending_key(session_id))  # on an error too: the task's retry or the next send takes over
-    # What the worker refused waits for the sweep or a reconnect (offering it again at once would only loop);
-    # anything else still waiting gets a task.
-    if session is not None and took == offered and undispatched(session).exists():
-        _enqueue_dispatch(session_id)
+            cache.delete(key)
+            # What the worker refused waits for the sweep or a reconnect (offering it again at once would only loop).
+            if took < offered or not queries.has_undispatched(session) or not cache.add(key, 1, timeout=60):
+                return taken
+            if time.monotonic() >= deadline:
+                _enqueue_dispatch(session_id, held=True)  # a task of its own, so that other sessions are not held up
+                return taken
+    except BaseException:
+        cache.delete(key)  # the task's retry, the next send or the sweep takes over
+        raise
+    cache.delete(key)
     return taken
-
-
-def _connected_session(session_id: str) -> WhatsAppSession | None:
-    """The session with its worker, or None when it is not connected to one (it is offered again when it connects)."""
-    session = WhatsAppSession.objects.select_related("worker").filter(pk=session_id).first()
-    if session is None or session.worker is None or session.state != SessionState.CONNECTED:
-        return None
-    return session
 
 
 def _offer(session: WhatsAppSession) -> tuple[int, int]:
@@ -104,7 +102,7 @@ def _offer(session: WhatsAppSession) -> tuple[int, int]:
     assert session.worker is not None
     # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
     # messages they refer to in a second query, only when there are any (a join for them cost every batch).
-    queued = list(undispatched(session).order_by("created_at")[:BATCH])
+    queued = queries.undispatched_batch(session, BATCH)
     now = timezone.now()
     _expire([message for message in queued if message.expires_at is not None and message.expires_at <= now])
     messages = [message for message in queued if message.expires_at is None or message.expires_at > now]
@@ -122,7 +120,7 @@ def _offer(session: WhatsAppSession) -> tuple[int, int]:
         logger.info("outbox of session %s not handed over (%s); retried later", session.pk, error)
         raise
     accepted = [str(x) for x in answer.get("accepted", [])]
-    Message.objects.filter(pk__in=accepted, status=MessageStatus.QUEUED).update(dispatched_epoch=session.epoch)
+    queries.mark_dispatched(accepted, session.epoch)
     return len(messages), len(accepted)
 
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_app.models import Message, MessageStatus, SessionState, WhatsAppSession
-from sessions_app.services import outbox
+from sessions_app.services import outbox, outbox_queries
 from sessions_app.tasks import dispatch_outbox
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
 from workers_app.commands import WorkerUnavailable
@@ -266,15 +266,35 @@ def test_a_batch_of_plain_messages_takes_two_queries(django_assert_num_queries: 
         assert outbox._offer(session) == (5, 5)
 
 
-def test_a_hand_over_reads_the_session_once_and_looks_for_more_without_a_second_round() -> None:
+def test_a_hand_over_reads_the_session_once_and_looks_for_more_once_without_a_second_round() -> None:
     session = connected_session()
     queued_in_order(session, 1)
     with patch(CALL_WORKER, FakeWorker()), CaptureQueriesContext(connection) as queries:
         assert outbox.dispatch(str(session.pk)) == 1
     statements = [query["sql"] for query in queries.captured_queries]
     assert len([sql for sql in statements if 'FROM "sessions_app_whatsappsession"' in sql]) == 1
-    # The batch; then, after the update, two looks for more (before and after the mark is cleared), no second batch.
-    batches = [sql for sql in statements if sql.startswith('SELECT "sessions_app_message"."id"')]
-    looks = [sql for sql in statements if sql.startswith("SELECT 1 AS")]
-    assert (len(batches), len(looks)) == (1, 2)
+    assert len([sql for sql in statements if 'FROM "workers_app_worker"' in sql]) == 1
+    # The batch; then, after the update, one look for more (once the mark is cleared), no second batch.
+    batches = [sql for sql in statements if sql.startswith('SELECT * FROM "sessions_app_message"')]
+    looks = [sql for sql in statements if sql.startswith('SELECT 1 FROM "sessions_app_message"')]
+    assert (len(batches), len(looks)) == (1, 1)
     assert len(statements) == 5
+
+
+def test_the_written_out_selection_matches_the_orm_one() -> None:
+    """outbox_queries selects what undispatched() does: the same rows, in creation order."""
+    session = connected_session()
+    kept = queued_in_order(session, 3)
+    MessageFactory.create(session=session, status=MessageStatus.SENT)
+    MessageFactory.create(session=session, dispatched_epoch=session.epoch)
+    kept.append(MessageFactory.create(session=session, dispatched_epoch=session.epoch - 1))
+    MessageFactory.create(session=connected_session())
+
+    orm = list(outbox.undispatched(session).order_by("created_at").values_list("pk", flat=True))
+    written = [message.pk for message in outbox_queries.undispatched_batch(session, 10)]
+
+    assert written == orm == [message.pk for message in kept]
+    assert outbox_queries.has_undispatched(session)
+    outbox_queries.mark_dispatched([str(pk) for pk in orm], session.epoch)
+    assert not outbox_queries.has_undispatched(session)
+    assert not outbox.undispatched(session).exists()

@@ -69,14 +69,14 @@ def test_messages_sent_during_a_hand_over_go_in_the_next_round_of_the_same_task(
     assert cache.get(f"outbox-dispatch-queued:{session.pk}") is None  # the next send enqueues again
 
 
-def test_a_message_committed_as_the_task_ends_is_handed_to_a_new_task() -> None:
+def test_a_message_committed_as_a_round_ends_is_taken_by_the_same_task() -> None:
     session = connected_session()
     MessageFactory.create(session=session)
     real_delete = cache.delete
     straggler: list[str] = []
 
     def delete(key: str, *args: Any, **kwargs: Any) -> Any:
-        # A send commits after the task's last round found nothing, while the mark is still set: it enqueues nothing.
+        # A send commits at the end of a round, while the mark is still set: it enqueues nothing.
         if key.startswith("outbox-dispatch-queued:") and not straggler:
             straggler.append(str(MessageFactory.create(session=session).pk))
         return real_delete(key, *args, **kwargs)
@@ -86,8 +86,33 @@ def test_a_message_committed_as_the_task_ends_is_handed_to_a_new_task() -> None:
         mock.patch(CALL_WORKER, _accepting_worker()),
         mock.patch.object(cache, "delete", side_effect=delete),
     ):
+        assert outbox.dispatch(str(session.pk)) == 2
+    assert delay.call_count == 0
+    assert cache.get(f"outbox-dispatch-queued:{session.pk}") is None
+
+
+def test_a_send_that_finds_the_mark_cleared_enqueues_and_the_task_leaves_its_messages_to_that_task() -> None:
+    session = connected_session()
+    MessageFactory.create(session=session)
+    real_delete = cache.delete
+    straggler: list[str] = []
+
+    def delete(key: str, *args: Any, **kwargs: Any) -> Any:
+        result = real_delete(key, *args, **kwargs)
+        if key.startswith("outbox-dispatch-queued:") and not straggler:  # a send just after the mark is cleared
+            straggler.append(str(MessageFactory.create(session=session).pk))
+            outbox._enqueue_dispatch(str(session.pk))
+        return result
+
+    worker = _accepting_worker()
+    with (
+        mock.patch("sessions_app.tasks.dispatch_outbox.delay") as delay,
+        mock.patch(CALL_WORKER, worker),
+        mock.patch.object(cache, "delete", side_effect=delete),
+    ):
         assert outbox.dispatch(str(session.pk)) == 1
-    delay.assert_called_once_with(str(session.pk))
+    delay.assert_called_once_with(str(session.pk))  # the send's own task takes the straggler
+    assert len(worker.offered) == 1
 
 
 def test_a_task_stops_after_its_hold_time_and_leaves_the_rest_to_another(monkeypatch: pytest.MonkeyPatch) -> None:
