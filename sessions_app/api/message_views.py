@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Scope
 from paas.api.errors import APIError
-from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace, scope_to_workspace
+from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
 from sessions_app.api.message_serializers import (
     ChatSerializer,
     CheckNumbersSerializer,
@@ -31,6 +31,7 @@ from sessions_app.api.message_serializers import (
     message_data,
 )
 from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
+from sessions_app.selectors import workspace_session
 from sessions_app.services import idempotency, messaging
 from sessions_app.services.send import message_send
 
@@ -38,8 +39,7 @@ from sessions_app.services.send import message_send
 class SessionScopedMixin(WorkspaceScopedAPIMixin):
     def session(self) -> WhatsAppSession:
         view: Any = self  # a DRF view: request and kwargs come from it
-        sessions = scope_to_workspace(WhatsAppSession.objects.all(), request_workspace(view.request))
-        session = sessions.filter(pk=view.kwargs["pk"]).first()
+        session = workspace_session(workspace=request_workspace(view.request), session_id=view.kwargs["pk"])
         if session is None:
             raise APIError("not_found", "No such session in this workspace.", status_code=404)
         return session
