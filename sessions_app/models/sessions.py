@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
+from paas.fields import ValuesInsertedJSONField
 from workers_app.models import Engine, Worker
 
 
@@ -90,7 +91,7 @@ class SessionEvent(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     epoch = models.PositiveIntegerField()
     type = models.CharField(max_length=50)
-    data = models.JSONField(default=dict)
+    data = ValuesInsertedJSONField(default=dict)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
 

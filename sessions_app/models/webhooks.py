@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
+from paas.fields import ValuesInsertedJSONField
 
 
 class EventType(models.TextChoices):
@@ -30,7 +31,9 @@ class Event(models.Model):
         "sessions_app.WhatsAppSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     type = models.CharField(max_length=40, choices=EventType.choices)
-    envelope = models.JSONField(help_text="Exactly what is delivered: id, type, created_at, workspace, session, data.")
+    envelope = ValuesInsertedJSONField(
+        help_text="Exactly what is delivered: id, type, created_at, workspace, session, data."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)  # the envelope's own time
 
     class Meta:
