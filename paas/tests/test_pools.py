@@ -40,6 +40,13 @@ def test_cache_objects_of_different_requests_share_one_pool() -> None:
     assert second.get("shared-pool-probe") == 42
 
 
+def test_cache_objects_of_different_requests_share_one_client() -> None:
+    first, second = _cache_in_new_context(), _cache_in_new_context()
+    client = first._cache.get_client("probe", write=True)
+    assert second._cache.get_client("probe", write=True) is client
+    assert client.connection_pool is first._cache._get_connection_pool(True)
+
+
 def test_the_stock_backend_would_open_a_pool_per_request() -> None:
     """Why the shared pool exists: Django's own client keeps its pool on the cache object."""
     params = {"KEY_PREFIX": "probe"}
