@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from paas import sql
 from sessions_app.models import STATUS_RANK, Direction, Message, MessageStatus, MessageType, WhatsAppSession
 from sessions_app.services import deferred
 from sessions_app.services.recipients import jid_phone
@@ -61,14 +62,14 @@ def advance_where(
     fields = {name: _concrete(name) for name in values}
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields.values())
     # Only quoted column names and placeholders are formatted in; every value travels as a parameter.
-    sql = (
+    statement = (
         f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote('session_id')} = %s AND "  # noqa: S608
         f"{quote('direction')} = %s AND {quote('status')} IN ({', '.join(['%s'] * len(below))}) AND ({where}) "
         "RETURNING *"
     )
     prepared = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
     session_id = meta.pk.get_db_prep_value(session.pk, connection)
-    moved = list(Message.objects.raw(sql, [*prepared, session_id, Direction.OUTBOUND, *below, *params]))
+    moved = list(Message.objects.raw(statement, [*prepared, session_id, Direction.OUTBOUND, *below, *params]))
     moved.sort(key=lambda message: message.created_at, reverse=True)
     for message in moved:
         message.session = session
@@ -179,12 +180,13 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
     )
     # A stored message is inserted under a savepoint, so that a redelivery is told apart from a new message without
     # aborting the transaction; inside a deferred block the whole attempt is rolled back on an error instead.
+    # Written out (paas.sql): the ORM's save() spent more building the INSERT than running it.
     if deferred.active():
-        message.save(force_insert=True)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
+        sql.insert(message)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
     else:
         try:
             with transaction.atomic():
-                message.save(force_insert=True)
+                sql.insert(message)
         except IntegrityError:
             return  # the same WhatsApp message again (a redelivery): stored, applied and published once
     if target is not None:

@@ -1,0 +1,47 @@
+"""paas.sql: statements written out behave as the ORM's."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models.signals import post_save, pre_save
+
+from paas import sql
+from sessions_app.models import Message
+from sessions_app.tests.message_helpers import MessageFactory, connected_session
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(message: Message) -> dict[str, object]:
+    return {field.attname: getattr(message, field.attname) for field in Message._meta.concrete_fields}
+
+
+def test_insert_stores_the_row_save_would_and_sets_auto_now_add_times() -> None:
+    session = connected_session()
+    template = MessageFactory.build(session=session, content={"text": 'a "quoted" ünïcode 👍'}, reactions={"x": "y"})
+    written = Message(**{**_row(template), "id": uuid.uuid4(), "created_at": None})
+    saved = Message(**{**_row(template), "id": uuid.uuid4(), "created_at": None})
+
+    sql.insert(written)
+    saved.save(force_insert=True)
+
+    assert written.created_at is not None
+    assert written._state.adding is False
+    stored_written, stored_saved = Message.objects.get(pk=written.pk), Message.objects.get(pk=saved.pk)
+    differing = {name for name, value in _row(stored_written).items() if _row(stored_saved)[name] != value}
+    assert differing == {"id", "created_at"}
+    assert _row(stored_written) == {**_row(written)}
+
+
+def test_insert_of_a_stored_id_raises_integrity_error() -> None:
+    message = MessageFactory.create(session=connected_session())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql.insert(Message(**_row(message)))
+
+
+def test_nothing_listens_to_the_save_signals_that_insert_does_not_send() -> None:
+    assert not pre_save.has_listeners(Message)
+    assert not post_save.has_listeners(Message)
