@@ -13,7 +13,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from paas.api.errors import APIError
@@ -50,14 +49,6 @@ def _enqueue_dispatch(session_id: str, *, held: bool = False) -> None:
         # The broker is down: the message is stored as queued, and the periodic sweep offers it again.
         cache.delete(_pending_key(session_id))
         logger.warning("could not enqueue the outbox of session %s; the sweep will", session_id, exc_info=True)
-
-
-def undispatched(session: WhatsAppSession) -> Any:
-    """The session's queued outbound messages not yet handed over in its current epoch (outbox_queries has the same
-    selection written out, for the hand-over itself)."""
-    return Message.objects.filter(session=session, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED).filter(
-        Q(dispatched_epoch__isnull=True) | ~Q(dispatched_epoch=session.epoch)
-    )
 
 
 def dispatch(session_id: str) -> int:

@@ -10,10 +10,11 @@ from unittest.mock import patch
 import pytest
 from celery.exceptions import Retry
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_app.models import Message, MessageStatus, SessionState, WhatsAppSession
+from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
 from sessions_app.services import outbox, outbox_queries
 from sessions_app.tasks import dispatch_outbox
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
@@ -282,7 +283,8 @@ def test_a_hand_over_reads_the_session_once_and_looks_for_more_once_without_a_se
 
 
 def test_the_written_out_selection_matches_the_orm_one() -> None:
-    """outbox_queries selects what undispatched() does: the same rows, in creation order."""
+    """outbox_queries selects the session's queued outbound messages not handed over in its epoch, oldest first, as
+    the ORM query it replaced did."""
     session = connected_session()
     kept = queued_in_order(session, 3)
     MessageFactory.create(session=session, status=MessageStatus.SENT)
@@ -290,11 +292,14 @@ def test_the_written_out_selection_matches_the_orm_one() -> None:
     kept.append(MessageFactory.create(session=session, dispatched_epoch=session.epoch - 1))
     MessageFactory.create(session=connected_session())
 
-    orm = list(outbox.undispatched(session).order_by("created_at").values_list("pk", flat=True))
+    orm_selection = Message.objects.filter(
+        session=session, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED
+    ).filter(Q(dispatched_epoch__isnull=True) | ~Q(dispatched_epoch=session.epoch))
+    orm = list(orm_selection.order_by("created_at").values_list("pk", flat=True))
     written = [message.pk for message in outbox_queries.undispatched_batch(session, 10)]
 
     assert written == orm == [message.pk for message in kept]
     assert outbox_queries.has_undispatched(session)
     outbox_queries.mark_dispatched([str(pk) for pk in orm], session.epoch)
     assert not outbox_queries.has_undispatched(session)
-    assert not outbox.undispatched(session).exists()
+    assert not orm_selection.exists()
