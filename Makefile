@@ -56,6 +56,7 @@ css:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.messaging
+	$(BIN)/python -m bench.cpu_per_message
 	$(BIN)/python -m bench.webhooks
 
 clean:
