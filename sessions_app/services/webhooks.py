@@ -205,31 +205,18 @@ def _retry_after(value: str) -> float | None:
 @transaction.atomic
 def _settle(delivery: Delivery, status_code: int | None, retry_after: float | None) -> None:
     now = timezone.now()
-    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=delivery.endpoint_id)
     delivery.attempt_count += 1
     delivery.last_status_code = status_code
     if status_code is not None and 200 <= status_code < 300:
         delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
-        if endpoint.failing_since is not None:
-            endpoint.failing_since = None
-            endpoint.save(update_fields=["failing_since"])
-    elif status_code == 410:
-        delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.FAILED, now, None
-        _disable(endpoint, "The endpoint answered 410 Gone.")
+        # No lock on the endpoint: every delivery to it succeeds this way, and holding its row until commit made
+        # the deliveries of a busy endpoint wait for each other. A failure that set failing_since meanwhile is
+        # cleared by this later success, as it would have been in turn.
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(failing_since=None)
     else:
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-            endpoint.save(update_fields=["failing_since"])
-        if now - endpoint.failing_since >= DISABLE_AFTER:
-            _disable(endpoint, "Every delivery failed for 5 days.")
-        schedule = settings.WEBHOOK_RETRY_SCHEDULE
-        if delivery.attempt_count >= len(schedule) or not endpoint.enabled:
-            delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.FAILED, now, None
-        else:
-            delay = schedule[delivery.attempt_count] * random.uniform(0.9, 1.1)  # noqa: S311  (jitter, not secrecy)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, schedule[-1]))
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
+        # Failures keep the endpoint's failing period and its disabling consistent: one at a time.
+        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=delivery.endpoint_id)
+        _settle_failure(delivery, endpoint, status_code, retry_after, now)
     delivery.save(update_fields=["attempt_count", "last_status_code", "status", "completed_at", "next_attempt_at"])
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
         wait = (delivery.next_attempt_at - now).total_seconds()
@@ -238,6 +225,28 @@ def _settle(delivery: Delivery, status_code: int | None, retry_after: float | No
 
             delivery_id = str(delivery.pk)
             transaction.on_commit(lambda: deliver_webhook.apply_async((delivery_id,), countdown=max(wait, 0)))
+
+
+def _settle_failure(
+    delivery: Delivery, endpoint: WebhookEndpoint, status_code: int | None, retry_after: float | None, now: datetime
+) -> None:
+    if status_code == 410:
+        delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.FAILED, now, None
+        _disable(endpoint, "The endpoint answered 410 Gone.")
+        return
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+        endpoint.save(update_fields=["failing_since"])
+    if now - endpoint.failing_since >= DISABLE_AFTER:
+        _disable(endpoint, "Every delivery failed for 5 days.")
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if delivery.attempt_count >= len(schedule) or not endpoint.enabled:
+        delivery.status, delivery.completed_at, delivery.next_attempt_at = DeliveryStatus.FAILED, now, None
+    else:
+        delay = schedule[delivery.attempt_count] * random.uniform(0.9, 1.1)  # noqa: S311  (jitter, not secrecy)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, schedule[-1]))
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:

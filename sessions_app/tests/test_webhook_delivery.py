@@ -13,7 +13,9 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Membership, Workspace
@@ -462,3 +464,24 @@ def test_an_attempt_whose_worker_died_is_taken_up_again_when_its_lease_runs_out(
     assert webhooks.due_deliveries() == [str(delivery.pk)]
     assert drive(delivery).status == DeliveryStatus.SUCCEEDED
     assert [r.webhook_id for r in hook.requests] == [str(delivery.event_id)]
+
+
+def _endpoint_locks(delivery: Delivery, status_code: int) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        webhooks._settle(delivery, status_code, None)
+    statements = [query["sql"] for query in queries.captured_queries]
+    return [sql for sql in statements if "FOR NO KEY UPDATE" in sql and "webhookendpoint" in sql]
+
+
+def test_a_success_settles_without_locking_the_endpoint_and_a_failure_locks_it(
+    session: WhatsAppSession, endpoint: WebhookEndpoint
+) -> None:
+    """Deliveries to a busy endpoint must not wait for each other's commits on its row; failures keep its failing
+    period consistent under the lock."""
+    first, second = only_delivery(publish(session)), only_delivery(publish(session))
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+
+    assert _endpoint_locks(first, 200) == []
+    assert reloaded(endpoint).failing_since is None
+    assert len(_endpoint_locks(second, 500)) == 1
+    assert reloaded(endpoint).failing_since is not None
