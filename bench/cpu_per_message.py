@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import tempfile
 import time
@@ -29,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psycopg
 
-from bench.load import CLIENT, closed_loop, header, host_facts, open_loop, table, tree_cpu_seconds, write_json
-from bench.messaging import A_PHONE, API_RATE_LIMIT, B_PHONE, SEND_RATE, Client, drain, outbox
+from bench.load import CLIENT, closed_loop, finish, header, host_facts, open_loop, table, tree_cpu_seconds
+from bench.messaging import API_RATE_LIMIT, SEND_RATE, Client, drain, outbox, start_pipeline, warmed_up
 from bench.stack import Stack
 
 DATABASE, PREFIX = "bench_switchboard_cpu", "benchcpu"
@@ -75,19 +73,8 @@ async def one_round(stack: Stack, http: aiohttp.ClientSession, db: Any, client: 
 
 
 async def measure(stack: Stack, a: str, args: Any) -> list[dict[str, Any]]:
-    assert stack.gateway is not None
-    async with (
-        aiohttp.ClientSession(
-            base_url=stack.gateway.url, connector=aiohttp.TCPConnector(limit=300, keepalive_timeout=2),
-            timeout=aiohttp.ClientTimeout(total=30), headers={"Authorization": f"Bearer {stack.api_key}"},
-        ) as http,
-        await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as db,
-    ):  # fmt: skip
+    async with warmed_up(stack, a, args.drain_timeout) as (http, db):
         client = Client(a)
-        for request, expected in ((client.whoami, 200), (client.send, 202)):  # warm-up: imports, connections
-            await closed_loop(http, request, name="warm-up", expected=expected, concurrency=4, seconds=3,
-                              max_requests=40)  # fmt: skip
-        await drain(db, a, args.drain_timeout)
         rows = []
         for number in range(1, args.rounds + 1):
             print(f"  round {number} of {args.rounds} …", flush=True)
@@ -157,14 +144,7 @@ def main(argv: list[str]) -> int:
     try:
         stack = Stack.prepare(database=DATABASE, prefix=PREFIX, tmp=tmp, API_RATE_LIMIT=API_RATE_LIMIT,
                               SEND_RATE_MAX_PER_MINUTE=str(SEND_RATE))  # fmt: skip
-        stack.start_gateway()
-        stack.start_internal_gateway()
-        stack.start_celery(pool="threads", concurrency=8)
-        stack.start_worker("w1", WORKER_CAPACITY="1", **worker_env)
-        stack.start_worker("w2", WORKER_CAPACITY="1", **worker_env)
-        with stack.client() as api:
-            a = stack.link(api, "A", A_PHONE, send_rate_per_minute=SEND_RATE)
-            stack.link(api, "B", B_PHONE, send_rate_per_minute=SEND_RATE)
+        a = start_pipeline(stack, single_gateway=False, celery_concurrency=8, **worker_env)
         document["rows"] = asyncio.run(measure(stack, a, args))
     except Exception as error:
         failed = True
@@ -173,14 +153,9 @@ def main(argv: list[str]) -> int:
     finally:
         if stack is not None:
             stack.close()
-    document["duration_seconds"] = round(time.monotonic() - started, 1)
-    print("\n" + report(document))
-    path = write_json(document, "cpu-per-message", started_at)
-    print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")
-    if failed:
-        print(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    finish(
+        document, name="cpu-per-message", report=report, started_at=started_at, started=started, tmp=tmp, keep=failed
+    )
     return 1 if failed else 0
 
 

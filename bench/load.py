@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -337,6 +338,19 @@ def header(title: str, document: dict[str, Any]) -> str:
         f"code:    commit {host['commit'] or 'unknown'}"
         + (f", with uncommitted changes to {', '.join(host['uncommitted'])}" if host["uncommitted"] else "")
     )
+
+
+def finish(document: dict[str, Any], *, name: str, report: Callable[[dict[str, Any]], str], started_at: datetime,
+           started: float, tmp: Path, keep: bool) -> None:  # fmt: skip
+    """The end of a benchmark run: its duration, the printed report, the JSON written, the logs kept or removed."""
+    document["duration_seconds"] = round(time.monotonic() - started, 1)
+    print("\n" + report(document))
+    path = write_json(document, name, started_at)
+    print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")
+    if keep:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_json(document: dict[str, Any], name: str, started: datetime) -> Path:

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
 import traceback
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from bench.load import (
     LockWatch,
     closed_loop,
     cpu_text,
+    finish,
     header,
     host_facts,
     latency_text,
@@ -49,7 +51,6 @@ from bench.load import (
     open_loop,
     table,
     verdict,
-    write_json,
 )
 from bench.procs import free_port
 from bench.stack import Stack
@@ -332,7 +333,26 @@ async def ingest(stack: Stack, http: aiohttp.ClientSession, db: Any, args: Any) 
     }
 
 
-async def measure(stack: Stack, a: str, args: Any) -> dict[str, Any]:
+def start_pipeline(stack: Stack, *, single_gateway: bool, celery_concurrency: int, **worker_env: str) -> str:
+    """Start the gateway(s), Celery and two worker nodes of one session each, and link A and B; A's id."""
+    stack.start_gateway()
+    if not single_gateway:
+        stack.start_internal_gateway()
+    stack.start_celery(pool="threads", concurrency=celery_concurrency)
+    stack.start_worker("w1", WORKER_CAPACITY="1", **worker_env)
+    stack.start_worker("w2", WORKER_CAPACITY="1", **worker_env)
+    with stack.client() as api:
+        a = stack.link(api, "A", A_PHONE, send_rate_per_minute=SEND_RATE)
+        stack.link(api, "B", B_PHONE, send_rate_per_minute=SEND_RATE)
+    return a
+
+
+@contextlib.asynccontextmanager
+async def warmed_up(
+    stack: Stack, a: str, drain_timeout: float
+) -> AsyncIterator[tuple[aiohttp.ClientSession, psycopg.AsyncConnection[Any]]]:
+    """An API client with the stack's key and a database connection, once a warm-up (imports, connections) of both
+    endpoints has run and its messages have drained."""
     assert stack.gateway is not None
     connector = aiohttp.TCPConnector(limit=300, keepalive_timeout=2)
     async with (
@@ -343,10 +363,15 @@ async def measure(stack: Stack, a: str, args: Any) -> dict[str, Any]:
         await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as db,
     ):  # fmt: skip
         client = Client(a)
-        for request, expected in ((client.whoami, 200), (client.send, 202)):  # warm-up: imports, connections
+        for request, expected in ((client.whoami, 200), (client.send, 202)):
             await closed_loop(http, request, name="warm-up", expected=expected, concurrency=4, seconds=3,
                               max_requests=40)  # fmt: skip
-        await drain(db, a, args.drain_timeout)
+        await drain(db, a, drain_timeout)
+        yield http, db
+
+
+async def measure(stack: Stack, a: str, args: Any) -> dict[str, Any]:
+    async with warmed_up(stack, a, args.drain_timeout) as (http, db):
         print("  (a)+(b) throughput …", flush=True)
         result: dict[str, Any] = {"throughput": await throughput(stack, http, db, a, args)}
         rate = sustained(result["throughput"]) / 2
@@ -499,15 +524,7 @@ def main(argv: list[str]) -> int:
     try:
         stack = Stack.prepare(database=DATABASE, prefix=PREFIX, tmp=tmp, API_RATE_LIMIT=API_RATE_LIMIT,
                               SEND_RATE_MAX_PER_MINUTE=str(SEND_RATE))  # fmt: skip
-        stack.start_gateway()
-        if not args.single_gateway:
-            stack.start_internal_gateway()
-        stack.start_celery(pool="threads", concurrency=args.celery_concurrency)
-        stack.start_worker("w1", WORKER_CAPACITY="1")
-        stack.start_worker("w2", WORKER_CAPACITY="1")
-        with stack.client() as api:
-            a = stack.link(api, "A", A_PHONE, send_rate_per_minute=SEND_RATE)
-            stack.link(api, "B", B_PHONE, send_rate_per_minute=SEND_RATE)
+        a = start_pipeline(stack, single_gateway=args.single_gateway, celery_concurrency=args.celery_concurrency)
         print(f"  stack up in {time.monotonic() - started:.0f} s", flush=True)
         document["results"] = asyncio.run(measure(stack, a, args))
     except Exception as error:
@@ -519,14 +536,15 @@ def main(argv: list[str]) -> int:
         if stack is not None:
             stack.close()
     document["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    document["duration_seconds"] = round(time.monotonic() - started, 1)
-    print("\n" + report(document))
-    path = write_json(document, "messaging", started_at)
-    print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")
-    if args.keep or failed:
-        print(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    finish(
+        document,
+        name="messaging",
+        report=report,
+        started_at=started_at,
+        started=started,
+        tmp=tmp,
+        keep=args.keep or failed,
+    )
     return 1 if failed else 0
 
 

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -37,13 +36,13 @@ from bench.load import (
     LockWatch,
     closed_loop,
     cpu_text,
+    finish,
     header,
     host_facts,
     locks_text,
     open_loop,
     table,
     verdict,
-    write_json,
 )
 from bench.receiver import Receiver, verify
 from bench.stack import Stack
@@ -357,14 +356,15 @@ def main(argv: list[str]) -> int:
         if stack is not None:
             stack.close()
     document["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    document["duration_seconds"] = round(time.monotonic() - started, 1)
-    print("\n" + report(document))
-    path = write_json(document, "webhooks", started_at)
-    print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")
-    if args.keep or failed:
-        print(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    finish(
+        document,
+        name="webhooks",
+        report=report,
+        started_at=started_at,
+        started=started,
+        tmp=tmp,
+        keep=args.keep or failed,
+    )
     return 1 if failed else 0
 
 
