@@ -25,11 +25,16 @@ def table(model: type[models.Model]) -> str:
     return quote(model._meta.db_table)
 
 
+def field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The concrete field ``name`` of ``model``."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, models.Field)
+    return found
+
+
 def column(model: type[models.Model], name: str) -> str:
     """The quoted column of the field ``name`` (``session`` gives ``"session_id"``)."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return quote(field.column)
+    return quote(field(model, name).column)
 
 
 def pk_value(model: type[models.Model], value: Any) -> Any:

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from paas import sql
@@ -57,30 +57,22 @@ def advance_where(
     an ``UPDATE`` per message: half the statements of the two events (sent, delivered) every message brings, and
     the rows are locked only by the statement that changes them."""
     below = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-    meta, quote = Message._meta, connection.ops.quote_name
     values = {"status": status, _TIME_FIELD[status]: at, **changes}
-    fields = {name: _concrete(name) for name in values}
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields.values())
-    # Only quoted column names and placeholders are formatted in; every value travels as a parameter.
+    assignments = ", ".join(f"{sql.column(Message, name)} = %s" for name in values)
+    # Names and placeholders only are formatted in (paas.sql); every value travels as a parameter.
     statement = (
-        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote('session_id')} = %s AND "  # noqa: S608
-        f"{quote('direction')} = %s AND {quote('status')} IN ({', '.join(['%s'] * len(below))}) AND ({where}) "
-        "RETURNING *"
+        f"UPDATE {sql.table(Message)} SET {assignments} WHERE {sql.column(Message, 'session')} = %s AND "  # noqa: S608
+        f"{sql.column(Message, 'direction')} = %s AND {sql.column(Message, 'status')} IN "
+        f"({', '.join(['%s'] * len(below))}) AND ({where}) RETURNING *"
     )
-    prepared = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-    session_id = meta.pk.get_db_prep_value(session.pk, connection)
+    prepared = [sql.field(Message, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    session_id = sql.pk_value(WhatsAppSession, session.pk)
     moved = list(Message.objects.raw(statement, [*prepared, session_id, Direction.OUTBOUND, *below, *params]))
     moved.sort(key=lambda message: message.created_at, reverse=True)
     for message in moved:
         message.session = session
         message_status_changed(message, "message.status")
     return moved
-
-
-def _concrete(name: str) -> models.Field[Any, Any]:
-    field = Message._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return field
 
 
 def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
@@ -90,8 +82,8 @@ def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
         return  # not an id of ours: nothing to move
     timestamp = _when(data.get("timestamp"))
     wa_id = str(data.get("wa_id", ""))[:100]
-    by_id = f"{connection.ops.quote_name(Message._meta.pk.column)} = %s"
-    pk = Message._meta.pk.get_db_prep_value(message_id, connection)
+    by_id = f"{sql.column(Message, 'id')} = %s"
+    pk = sql.pk_value(Message, message_id)
     for message in advance_where(session, MessageStatus.SENT, timestamp, by_id, [pk], wa_id=wa_id, timestamp=timestamp):
         if message.target_id:
             _apply_to_target(message)
@@ -129,7 +121,7 @@ def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
     wa_ids = [str(x) for x in data.get("wa_ids", [])][:1000]
     if status not in ("delivered", "read", "played") or not wa_ids:
         return
-    by_wa_id = f"{connection.ops.quote_name('wa_id')} IN ({', '.join(['%s'] * len(wa_ids))})"
+    by_wa_id = f"{sql.column(Message, 'wa_id')} IN ({', '.join(['%s'] * len(wa_ids))})"
     advance_where(session, status, _when(data.get("timestamp")), by_wa_id, wa_ids)
 
 
