@@ -48,21 +48,38 @@ def first(model: type[M], where: str, params: list[Any]) -> M | None:
     return next(iter(model._default_manager.raw(sql, params)), None)
 
 
+def _concrete_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(field for field in model._meta.concrete_fields if isinstance(field, models.Field))
+
+
 @functools.cache
-def _insert_statement(model: type[models.Model]) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
-    fields = tuple(field for field in model._meta.concrete_fields if isinstance(field, models.Field))
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders})", fields  # noqa: S608
+def columns(model: type[models.Model]) -> str:
+    """Every concrete column of ``model``, quoted and unqualified: a ``RETURNING`` list that PostgreSQL and SQLite
+    both take after ``UPDATE … FROM`` (SQLite refuses ``table.*`` there, and PostgreSQL's ``*`` would add the
+    ``FROM`` list's columns)."""
+    return ", ".join(quote(field.column) for field in _concrete_fields(model))
 
 
-def insert(instance: models.Model) -> None:
-    """Insert ``instance``, whose primary key is set, as ``save(force_insert=True)`` does: every concrete field,
-    ``auto_now_add`` times set on it, the values prepared by their fields. No signals are sent; nothing here listens
-    to them (a test keeps it so for the models inserted this way)."""
-    sql, fields = _insert_statement(type(instance))
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+def values_list(rows: int, width: int) -> str:
+    """Placeholders for ``rows`` rows of ``width`` values: ``(%s, %s), (%s, %s)``. Both databases name the columns
+    of such a list column1, column2, …"""
+    row = f"({', '.join(['%s'] * width)})"
+    return ", ".join([row] * rows)
+
+
+def insert(*instances: models.Model) -> None:
+    """Insert ``instances`` (of one model, primary keys set) in one statement, as ``save(force_insert=True)`` does
+    for each: every concrete field, ``auto_now_add`` times set on them, the values prepared by their fields. No
+    signals are sent; nothing here listens to them (a test keeps it so for the models inserted this way)."""
+    if not instances:
+        return
+    model = type(instances[0])
+    fields = _concrete_fields(model)
+    sql = f"INSERT INTO {table(model)} ({columns(model)}) VALUES {values_list(len(instances), len(fields))}"  # noqa: S608
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for instance in instances
+              for field in fields]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-    instance._state.adding = False
-    instance._state.db = connection.alias
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias

@@ -45,3 +45,19 @@ def test_insert_of_a_stored_id_raises_integrity_error() -> None:
 def test_nothing_listens_to_the_save_signals_that_insert_does_not_send() -> None:
     assert not pre_save.has_listeners(Message)
     assert not post_save.has_listeners(Message)
+
+
+def test_insert_of_several_rows_is_one_statement_storing_each() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = connected_session()
+    rows = [Message(**{**_row(MessageFactory.build(session=session, content={"n": n})), "id": uuid.uuid4(),
+                       "created_at": None}) for n in range(3)]  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        sql.insert(*rows)
+
+    assert len(queries.captured_queries) == 1
+    assert sorted(Message.objects.values_list("content__n", flat=True)) == [0, 1, 2]
+    assert all(row.created_at is not None and row._state.adding is False for row in rows)

@@ -46,47 +46,66 @@ def _when(value: Any) -> datetime:
     return timezone.now()
 
 
-def advance_where(
-    session: WhatsAppSession, status: str, at: datetime, where: str, params: list[Any], **changes: Any
+def advance(
+    session: WhatsAppSession, status: str, key: str, rows: list[tuple[Any, ...]], changes: tuple[str, ...] = ()
 ) -> list[Message]:
-    """Move the session's outbound messages matched by ``where`` (SQL on the message table) forward to ``status``,
-    never backwards and never out of ``failed``, setting the status's time to ``at`` and ``changes`` with it; publish
-    each; the messages as updated, newest first.
+    """Move the session's outbound messages forward to ``status``, never backwards and never out of ``failed``; the
+    messages as updated. Each row is (the value of the field ``key`` that finds a message, the status's time, the
+    values of ``changes`` in that order); of rows with the same key the first counts, as it would if they were
+    applied one by one (the later ones would find the message moved already).
 
-    One ``UPDATE … RETURNING`` (PostgreSQL, and SQLite since 3.35) takes the place of a ``SELECT … FOR UPDATE`` and
-    an ``UPDATE`` per message: half the statements of the two events (sent, delivered) every message brings, and
-    the rows are locked only by the statement that changes them."""
-    below = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-    values = {"status": status, _TIME_FIELD[status]: at, **changes}
-    assignments = ", ".join(f"{sql.column(Message, name)} = %s" for name in values)
-    # Names and placeholders only are formatted in (paas.sql); every value travels as a parameter.
-    statement = (
-        f"UPDATE {sql.table(Message)} SET {assignments} WHERE {sql.column(Message, 'session')} = %s AND "  # noqa: S608
-        f"{sql.column(Message, 'direction')} = %s AND {sql.column(Message, 'status')} IN "
-        f"({', '.join(['%s'] * len(below))}) AND ({where}) RETURNING *"
+    One ``UPDATE … FROM (VALUES …) RETURNING`` (PostgreSQL; SQLite since 3.35) for all rows takes the place of a
+    ``SELECT … FOR UPDATE`` and an ``UPDATE`` per message, and the rows are locked only by the statement that
+    changes them. Names and placeholders only are formatted in (paas.sql); every value travels as a parameter."""
+    first: dict[Any, tuple[Any, ...]] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
+    if not first:
+        return []
+    fields = [sql.field(Message, name) for name in (key, _TIME_FIELD[status], *changes)]
+    # v.column1 is the key; the status's time and the changes follow in the row's order.
+    assignments = ", ".join(
+        [f"{sql.column(Message, 'status')} = %s"]
+        + [f"{sql.quote(field.column)} = v.column{n}" for n, field in enumerate(fields[1:], start=2)]
     )
-    prepared = [sql.field(Message, name).get_db_prep_save(value, connection) for name, value in values.items()]
-    session_id = sql.pk_value(WhatsAppSession, session.pk)
-    moved = list(Message.objects.raw(statement, [*prepared, session_id, Direction.OUTBOUND, *below, *params]))
-    moved.sort(key=lambda message: message.created_at, reverse=True)
+    below = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    statement = (
+        f"UPDATE {sql.table(Message)} SET {assignments} "  # noqa: S608
+        f"FROM (VALUES {sql.values_list(len(first), len(fields))}) AS v "
+        f"WHERE {sql.quote(fields[0].column)} = v.column1 AND {sql.column(Message, 'session')} = %s AND "
+        f"{sql.column(Message, 'direction')} = %s AND {sql.column(Message, 'status')} IN "
+        f"({', '.join(['%s'] * len(below))}) RETURNING {sql.columns(Message)}"
+    )
+    values = [field.get_db_prep_save(value, connection) for row in first.values()
+              for field, value in zip(fields, row, strict=True)]  # fmt: skip
+    params = [status, *values, sql.pk_value(WhatsAppSession, session.pk), Direction.OUTBOUND, *below]
+    moved = list(Message.objects.raw(statement, params))
     for message in moved:
         message.session = session
-        message_status_changed(message, "message.status")
     return moved
 
 
+def apply_sent(session: WhatsAppSession, sent: list[dict[str, Any]]) -> None:
+    """message.sent events: each message moves to sent with its WhatsApp id, published in the events' order."""
+    rows = []
+    for data in sent:
+        try:
+            message_id = uuid.UUID(str(data.get("message_id")))
+        except ValueError:
+            continue  # not an id of ours: nothing to move
+        timestamp = _when(data.get("timestamp"))
+        rows.append((message_id, timestamp, str(data.get("wa_id", ""))[:100], timestamp))
+    moved = {message.pk: message for message in advance(session, MessageStatus.SENT, "id", rows,
+                                                         ("wa_id", "timestamp"))}  # fmt: skip
+    for message_id, *_ in rows:
+        if (message := moved.pop(message_id, None)) is not None:
+            message_status_changed(message, "message.status")
+            if message.target_id:
+                _apply_to_target(message)
+
+
 def on_sent(session: WhatsAppSession, data: dict[str, Any]) -> None:
-    try:
-        message_id = uuid.UUID(str(data.get("message_id")))
-    except ValueError:
-        return  # not an id of ours: nothing to move
-    timestamp = _when(data.get("timestamp"))
-    wa_id = str(data.get("wa_id", ""))[:100]
-    by_id = f"{sql.column(Message, 'id')} = %s"
-    pk = sql.pk_value(Message, message_id)
-    for message in advance_where(session, MessageStatus.SENT, timestamp, by_id, [pk], wa_id=wa_id, timestamp=timestamp):
-        if message.target_id:
-            _apply_to_target(message)
+    apply_sent(session, [data])
 
 
 def _apply_to_target(message: Message) -> None:
@@ -116,13 +135,26 @@ def on_failed(session: WhatsAppSession, data: dict[str, Any]) -> None:
         message_status_changed(failed, "message.status")
 
 
+RECEIPT_STATUSES = ("delivered", "read", "played")
+
+
+def apply_receipts(session: WhatsAppSession, status: str, receipts: list[dict[str, Any]]) -> None:
+    """message.receipt events of one status: the messages they name move to it, published receipt by receipt, the
+    newest message of each first."""
+    named = [[str(x) for x in data.get("wa_ids", [])][:1000] for data in receipts]
+    rows = [(wa_id, _when(data.get("timestamp"))) for data, wa_ids in zip(receipts, named, strict=True)
+            for wa_id in wa_ids]  # fmt: skip
+    moved = {message.wa_id: message for message in advance(session, status, "wa_id", rows)}
+    for wa_ids in named:
+        mine = [message for wa_id in wa_ids if (message := moved.pop(wa_id, None)) is not None]
+        for message in sorted(mine, key=lambda message: message.created_at, reverse=True):
+            message_status_changed(message, "message.status")
+
+
 def on_receipt(session: WhatsAppSession, data: dict[str, Any]) -> None:
     status = str(data.get("type", ""))
-    wa_ids = [str(x) for x in data.get("wa_ids", [])][:1000]
-    if status not in ("delivered", "read", "played") or not wa_ids:
-        return
-    by_wa_id = f"{sql.column(Message, 'wa_id')} IN ({', '.join(['%s'] * len(wa_ids))})"
-    advance_where(session, status, _when(data.get("timestamp")), by_wa_id, wa_ids)
+    if status in RECEIPT_STATUSES:
+        apply_receipts(session, status, [data])
 
 
 def on_received(session: WhatsAppSession, data: dict[str, Any]) -> None:
@@ -138,16 +170,54 @@ def on_own_device(session: WhatsAppSession, data: dict[str, Any]) -> None:
 
 def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool) -> None:
     kind = str(data.get("type", "text"))
-    wa_id = str(data.get("wa_id", ""))[:100]
     target_wa_id = (data.get("target") or {}).get("wa_id", "")
     target = Message.objects.filter(session=session, wa_id=target_wa_id).first() if target_wa_id else None
+    quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
+    reply_to = Message.objects.filter(session=session, wa_id=quoted_wa_id).first() if quoted_wa_id else None
+    message = _message_from(session, data, own=own, target=target, reply_to=reply_to)
+    # A stored message is inserted under a savepoint, so that a redelivery is told apart from a new message without
+    # aborting the transaction; inside a deferred block the whole attempt is rolled back on an error instead.
+    # Written out (paas.sql): the ORM's save() spent more building the INSERT than running it.
+    if deferred.active():
+        sql.insert(message)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
+    else:
+        try:
+            with transaction.atomic():
+                sql.insert(message)
+        except IntegrityError:
+            return  # the same WhatsApp message again (a redelivery): stored, applied and published once
+    if target is not None:
+        target.session = session
+        _change_target(kind, target, str(data.get("sender_jid", "")), data)
+    published = "message.sent_elsewhere" if own else "message.received"
+    message_status_changed(message, None if kind in TARGET_EVENTS else published)
+
+
+def refers_to_another(data: dict[str, Any]) -> bool:
+    """Whether a received message quotes or acts on another one (read by its WhatsApp id when it is stored)."""
+    return bool((data.get("target") or {}).get("wa_id") or (data.get("quoted") or {}).get("wa_id"))
+
+
+def store_received(session: WhatsAppSession, received: list[dict[str, Any]]) -> None:
+    """message.received events that refer to no other message, stored in one INSERT and published in order. Only
+    inside a deferred block (an ingest batch's first attempt): a WhatsApp id stored before fails the INSERT and the
+    attempt, and the batch is then applied event by event, where a redelivery is told apart."""
+    assert deferred.active()
+    assert not any(refers_to_another(data) for data in received)
+    messages = [_message_from(session, data, own=False, target=None, reply_to=None) for data in received]
+    sql.insert(*messages)
+    for message in messages:
+        message_status_changed(message, None if message.type in TARGET_EVENTS else "message.received")
+
+
+def _message_from(session: WhatsAppSession, data: dict[str, Any], *, own: bool, target: Message | None,
+                  reply_to: Message | None) -> Message:  # fmt: skip
+    kind = str(data.get("type", "text"))
     sender_jid = str(data.get("sender_jid", ""))
     sender_phone = str(data.get("sender_phone") or jid_phone(sender_jid) or jid_phone(str(data.get("sender_alt", ""))))
-    quoted_wa_id = (data.get("quoted") or {}).get("wa_id", "")
     media = data.get("media") or {}
-    changes_another = kind in (MessageType.REACTION, MessageType.EDIT, MessageType.DELETE)
     when = _when(data.get("timestamp"))
-    message = Message(
+    return Message(
         workspace_id=session.workspace_id,
         session=session,
         direction=Direction.OUTBOUND if own else Direction.INBOUND,
@@ -162,30 +232,14 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
         media_size=media.get("size"),
         media_sha256=str(media.get("sha256", ""))[:64],
         media_filename=str(media.get("filename", ""))[:255],
-        reply_to=Message.objects.filter(session=session, wa_id=quoted_wa_id).first() if quoted_wa_id else None,
+        reply_to=reply_to,
         target=target,
-        wa_id=wa_id,
+        wa_id=str(data.get("wa_id", ""))[:100],
         status=MessageStatus.SENT if own else MessageStatus.RECEIVED,
         sent_at=when if own else None,
         timestamp=when,
-        unread=not own and not changes_another,
+        unread=not own and kind not in TARGET_EVENTS,
     )
-    # A stored message is inserted under a savepoint, so that a redelivery is told apart from a new message without
-    # aborting the transaction; inside a deferred block the whole attempt is rolled back on an error instead.
-    # Written out (paas.sql): the ORM's save() spent more building the INSERT than running it.
-    if deferred.active():
-        sql.insert(message)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
-    else:
-        try:
-            with transaction.atomic():
-                sql.insert(message)
-        except IntegrityError:
-            return  # the same WhatsApp message again (a redelivery): stored, applied and published once
-    if target is not None:
-        target.session = session
-        _change_target(kind, target, sender_jid, data)
-    published = "message.sent_elsewhere" if own else "message.received"
-    message_status_changed(message, None if changes_another else published)
 
 
 def _change_target(kind: str, target: Message, sender_jid: str, data: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
 from sessions_app.services.deferred import deferred_inserts, insert
+from sessions_app.services.event_groups import MessageEventGroups
 from sessions_app.services.events import HANDLERS
 from sessions_app.services.fanout import publication_batch
 from sessions_app.services.lifecycle import delete_snapshot_after_commit
@@ -56,7 +57,9 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
         {str(pk) for pk in SessionEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)} if isolated else set()
     )
     # The first attempt writes its session events, events and deliveries together when the batch ends: a stored
-    # event id then fails that INSERT, which ends the attempt like any other failure.
+    # event id then fails that INSERT, which ends the attempt like any other failure. It also applies the message
+    # events a kind at a time (services/event_groups.py); the careful attempt applies each on its own.
+    groups = None if isolated else MessageEventGroups()
     with transaction.atomic(), nullcontext() if isolated else deferred_inserts():
         # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.
         session_ids = {str(event["session_id"]) for event in events}
@@ -73,7 +76,7 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
                 continue
             session = sessions.get(str(event["session_id"]))
             if not isolated:
-                outcome = _ingest_one(worker, event, session)  # an exception ends this attempt
+                outcome = _ingest_one(worker, event, session, groups)  # an exception ends this attempt
             else:
                 try:
                     with transaction.atomic():
@@ -92,10 +95,15 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
                 result.duplicates.append(event_id)
             elif outcome != "error":  # errors stay unconfirmed, so the worker retries them
                 result.rejected.append({"id": event_id, "code": outcome})
+        if groups is not None:
+            groups.apply()
     return result
 
 
-def _ingest_one(worker: Worker, event: dict[str, Any], session: WhatsAppSession | None) -> str:
+def _ingest_one(
+    worker: Worker, event: dict[str, Any], session: WhatsAppSession | None, groups: MessageEventGroups | None = None
+) -> str:
+    """Store the event and apply it, or, given ``groups``, leave it to be applied with its group when it has one."""
     if session is None:
         return "unknown_session"
     # Session events are fenced by epoch. Message events are not: they record what WhatsApp already did (a send, a
@@ -116,7 +124,12 @@ def _ingest_one(worker: Worker, event: dict[str, Any], session: WhatsAppSession 
         occurred_at=event["occurred_at"],
     )
     insert([stored])  # with the rest of the batch on the first attempt; at once under a savepoint
-    apply_event(session, event["type"], event.get("data") or {}, event["occurred_at"])
+    data = event.get("data") or {}
+    if groups is not None:
+        if groups.take(session, event["type"], data):
+            return "accepted"
+        groups.apply()  # what came before this event is applied before it
+    apply_event(session, event["type"], data, event["occurred_at"])
     return "accepted"
 
 

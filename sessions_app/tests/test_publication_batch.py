@@ -168,18 +168,18 @@ def test_a_redelivered_message_takes_the_careful_path_and_is_stored_once() -> No
 def test_a_failing_event_sends_the_batch_again_event_by_event_without_the_first_attempts_publications(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sessions_app.services import ingest
+    from sessions_app.services import events as message_events
 
     session: WhatsAppSession = connected_session()
     assert session.worker is not None
-    real = ingest.apply_event
+    real = message_events.message_status_changed
 
-    def flaky(target: WhatsAppSession, kind: str, data: dict[str, Any], occurred_at: Any) -> None:
-        real(target, kind, data, occurred_at)
-        if data.get("content", {}).get("text") == "boom":
+    def flaky(message: Message, event: str | None = None) -> None:
+        real(message, event)
+        if message.content.get("text") == "boom":
             raise RuntimeError("database hiccup")  # after the event published: its publications must vanish
 
-    monkeypatch.setattr(ingest, "apply_event", flaky)
+    monkeypatch.setattr(message_events, "message_status_changed", flaky)
     texts = ["one", "boom", "three"]
     events = [
         event(session, "message.received", received(f"W{n}", content={"text": text})) for n, text in enumerate(texts)
