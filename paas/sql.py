@@ -68,18 +68,22 @@ def values_list(rows: int, width: int) -> str:
 
 
 def insert(*instances: models.Model) -> None:
-    """Insert ``instances`` (of one model, primary keys set) in one statement, as ``save(force_insert=True)`` does
-    for each: every concrete field, ``auto_now_add`` times set on them, the values prepared by their fields. No
-    signals are sent; nothing here listens to them (a test keeps it so for the models inserted this way)."""
+    """Insert ``instances`` (of one model, primary keys set) as ``save(force_insert=True)`` does for each: every
+    concrete field, ``auto_now_add`` times set on them, the values prepared by their fields. One statement, or as
+    few as the database's limit on parameters allows. No signals are sent; nothing here listens to them (a test
+    keeps it so for the models inserted this way)."""
     if not instances:
         return
     model = type(instances[0])
     fields = _concrete_fields(model)
-    sql = f"INSERT INTO {table(model)} ({columns(model)}) VALUES {values_list(len(instances), len(fields))}"  # noqa: S608
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for instance in instances
-              for field in fields]  # fmt: skip
+    per_statement = max(1, (connection.features.max_query_params or 65_535) // len(fields))
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        for start in range(0, len(instances), per_statement):
+            chunk = instances[start : start + per_statement]
+            sql = f"INSERT INTO {table(model)} ({columns(model)}) VALUES {values_list(len(chunk), len(fields))}"  # noqa: S608
+            values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for instance in chunk
+                      for field in fields]  # fmt: skip
+            cursor.execute(sql, values)
     for instance in instances:
         instance._state.adding = False
         instance._state.db = connection.alias

@@ -61,3 +61,22 @@ def test_insert_of_several_rows_is_one_statement_storing_each() -> None:
     assert len(queries.captured_queries) == 1
     assert sorted(Message.objects.values_list("content__n", flat=True)) == [0, 1, 2]
     assert all(row.created_at is not None and row._state.adding is False for row in rows)
+
+
+def test_insert_splits_rows_over_statements_within_the_databases_limit_on_parameters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = connected_session()
+    width = len(Message._meta.concrete_fields)
+    monkeypatch.setattr(connection.features, "max_query_params", 2 * width + 1)  # two rows per statement
+    rows = [Message(**{**_row(MessageFactory.build(session=session, content={"n": n})), "id": uuid.uuid4()})
+            for n in range(5)]  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        sql.insert(*rows)
+
+    assert [q["sql"].count("), (") + 1 for q in queries.captured_queries] == [2, 2, 1]
+    assert sorted(Message.objects.values_list("content__n", flat=True)) == [0, 1, 2, 3, 4]
