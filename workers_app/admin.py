@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from paas.tokens import ENROLLMENT_TOKEN
 from workers_app.models import EnrollmentToken, Worker, WorkerState
-from workers_app.services.enrollment import enrollment_token_revoke, worker_revoke, worker_shutdown
+from workers_app.services.drain import worker_drain
+from workers_app.services.enrollment import enrollment_token_revoke, worker_revoke
 
 
 @admin.register(Worker)
@@ -22,6 +23,7 @@ class WorkerAdmin(admin.ModelAdmin[Worker]):
     search_fields = ["name", "id", "advertise_url"]
     readonly_fields = [
         "id", "token_prefix", "enrolled_with", "registered_at", "last_heartbeat_at", "load", "version", "revoked_at",
+        "draining_since",
         "engine", "advertise_url",
     ]  # fmt: skip
     fields = ["name", "capacity", "state", *readonly_fields]
@@ -36,12 +38,15 @@ class WorkerAdmin(admin.ModelAdmin[Worker]):
             worker_revoke(worker=worker)
         messages.success(request, f"Revoked {queryset.count()} worker(s).")
 
-    @admin.action(description="Drain: move its sessions to other workers now")
+    @admin.action(description="Drain: move its sessions to other workers, each after a final snapshot")
     def drain(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
         for worker in queryset.exclude(state=WorkerState.REVOKED):
-            worker_shutdown(worker=worker)
-            Worker.objects.filter(pk=worker.pk).update(state=WorkerState.DRAINING)
-        messages.success(request, "Sessions are moving to the other workers; new sessions avoid drained ones.")
+            worker_drain(worker=worker)
+        messages.success(
+            request,
+            "Its sessions move to the other workers over its next heartbeats, each after a final snapshot (while no "
+            "other worker can take them, it keeps running them); new sessions avoid drained workers.",
+        )
 
 
 @admin.register(EnrollmentToken)

@@ -67,6 +67,11 @@ class Worker(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     load = models.PositiveIntegerField(default=0, help_text="Sessions running, as last reported.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    draining_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was last drained: what it still holds after the drain timeout moves anyway.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -8,6 +8,9 @@ from paas.env import bad_value, env_bool, env_float, env_int, env_list
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.2)
 # A worker silent for this long is dead: its sessions fail over to the others.
 WORKER_DEAD_AFTER_SECONDS = env_int("WORKER_DEAD_AFTER_SECONDS", 30, minimum=1)
+# A drained worker hands its sessions over one heartbeat after another, each after a final snapshot; what it still
+# holds this long after the drain began moves anyway (epoch + 1 fences its copy off).
+WORKER_DRAIN_TIMEOUT_SECONDS = env_int("WORKER_DRAIN_TIMEOUT_SECONDS", 120, minimum=10)
 # How long the gateway waits for a worker to answer a command.
 WORKER_COMMAND_TIMEOUT = env_float("WORKER_COMMAND_TIMEOUT", 3.0, minimum=0.1)
 

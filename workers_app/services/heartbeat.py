@@ -12,6 +12,7 @@ from django.utils import timezone
 from sessions_app.models import Desired, SessionState, WhatsAppSession
 from workers_app.commands import session_payload
 from workers_app.models import Worker, WorkerState
+from workers_app.services.drain import hands_over, move_released
 from workers_app.services.placement import place_pending
 
 
@@ -36,9 +37,12 @@ def worker_heartbeat(
         place_pending(engine=locked.engine)
     if running is not None:
         settle_stopped(worker=locked, running=set(running))
+        if locked.state == WorkerState.DRAINING:
+            move_released(worker=locked, running=set(running))
+    # A draining worker is told it runs nothing, so it stops its sessions with final snapshots (services/drain.py).
     owned = WhatsAppSession.objects.filter(worker=locked, desired=Desired.RUN).order_by("created_at")
     return HeartbeatAnswer(
-        sessions=[session_payload(session) for session in owned],
+        sessions=[] if hands_over(locked) else [session_payload(session) for session in owned],
         forget=forgettable(worker=locked, stored=stored),
         heartbeat_interval=settings.WORKER_HEARTBEAT_SECONDS,
     )
