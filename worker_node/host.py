@@ -252,6 +252,20 @@ class SessionHost:
         """Deleted, logged out or moved elsewhere: stop without a snapshot and delete the local store."""
         await self._drop(session_id, wipe=True, final_snapshot=False)
 
+    async def fence(self, session_id: str, epoch: int) -> bool:
+        """The gateway refused an event of the session under ``epoch`` as stale: it was given to another worker (or
+        stopped) meanwhile. Stop it at once, without a snapshot (the other copy's is the newer one) and without a
+        word (its events would be refused too), so one WhatsApp session never runs twice; the local store stays for
+        the next heartbeat to settle. Whether it was running under that epoch (a newer one is left alone)."""
+        async with self._lock(session_id):
+            hosted = self.hosted.get(session_id)
+            if hosted is None or hosted.spec.epoch != epoch:
+                return False
+            del self.hosted[session_id]
+            await self._stop(hosted, final_snapshot=False)
+        logger.warning("session %s: epoch %d is stale (it runs elsewhere now); stopped it", session_id, epoch)
+        return True
+
     async def reconcile(self, desired: list[SessionSpec], forget: list[str]) -> None:
         wanted = {spec.id: spec for spec in desired}
         for session_id in forget:

@@ -170,10 +170,18 @@ class WorkerNode:
                 done = answer.get("accepted", []) + answer.get("duplicates", [])
                 done += [item["id"] for item in answer.get("rejected", [])]  # refused for good (stale epoch, …)
                 self.spool.confirm(done)
+                await self._fence_stale(batch, answer.get("rejected", []))
                 if len(done) < len(batch):
                     await self._sleep(backoff)  # some failed on the gateway's side: retry them shortly
             if self.stopping.is_set():
                 return
+
+    async def _fence_stale(self, batch: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> None:
+        """Sessions whose events came back as of a stale epoch run elsewhere now: stop them at once."""
+        stale = {str(item.get("id")) for item in rejected if item.get("code") == "stale_epoch"}
+        fenced = {(str(event["session_id"]), int(event["epoch"])) for event in batch if event["id"] in stale}
+        for session_id, epoch in sorted(fenced):
+            await self.host.fence(session_id, epoch)
 
     async def _next_batch(self) -> list[dict[str, Any]]:
         """The next events to ship. Under load a request starts at most every ``event_interval``, so the events of

@@ -141,3 +141,38 @@ def test_a_full_batch_does_not_wait_for_the_interval(tmp_path: Path) -> None:
     assert [len(batch) for batch in gateway.batches] == [2, 2, 2]
     assert gateway.posted_at[-1] - gateway.posted_at[0] < 1
     node.spool.close()
+
+
+class RefusingGateway(Gateway):
+    """Refuses every event of session "s" under epoch 1 as stale, and accepts the rest."""
+
+    async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        stale = [e for e in events if e["session_id"] == "s" and e["epoch"] == 1]
+        self.batches.append([event["id"] for event in events])
+        return {
+            "accepted": [e["id"] for e in events if e not in stale],
+            "duplicates": [],
+            "rejected": [{"id": e["id"], "code": "stale_epoch"} for e in stale],
+        }
+
+
+class FencingHost:
+    def __init__(self) -> None:
+        self.fenced: list[tuple[str, int]] = []
+
+    async def fence(self, session_id: str, epoch: int) -> bool:
+        self.fenced.append((session_id, epoch))
+        return True
+
+
+def test_a_session_whose_events_come_back_stale_is_stopped_at_once(tmp_path: Path) -> None:
+    node = node_with(tmp_path, RefusingGateway(), events=3)
+    node.spool.append({**an_event(9), "session_id": "t", "epoch": 1})  # another session's event is accepted
+    node.host = FencingHost()  # type: ignore[assignment]
+
+    asyncio.run(ship_until_empty(node))
+
+    # once per batch with a refusal (batches of two here); the session that was accepted is left alone
+    assert node.host.fenced == [("s", 1), ("s", 1)]  # type: ignore[attr-defined]
+    assert len(node.spool) == 0  # refused for good: not sent again
+    node.spool.close()

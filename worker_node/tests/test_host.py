@@ -344,3 +344,41 @@ def test_a_session_whose_start_raises_is_reported_failed_and_not_left_starting(
         assert world.host.get(session_id) is not None
 
     run(tmp_path, scenario)
+
+
+def test_a_stale_epoch_stops_the_session_at_once_without_a_snapshot_and_keeps_its_store(tmp_path: Path) -> None:
+    sid = new_id()
+    snapshots = MemorySnapshots({sid: auth_file("+15550100777")})
+    outcome: list[bool] = []
+
+    async def scenario(w: World) -> None:
+        await w.host.ensure(spec(sid, epoch=2))
+        await w.until(lambda: len(w.snapshots.saves) == 1)
+        spooled = len(w.events(sid))
+        outcome.append(await w.host.fence(sid, 2))
+        assert len(w.events(sid)) == spooled  # nothing said: its events would be refused too
+
+    w = run(tmp_path, scenario, snapshots=snapshots)
+
+    assert outcome == [True]
+    assert w.host.get(sid) is None
+    assert snapshots.saves == [sid]  # only the one after connecting: the other copy's snapshot is the newer
+    assert w.host.stored() == [sid]  # the heartbeat decides whether to forget it
+
+
+def test_a_stale_older_epoch_leaves_the_session_running_under_a_newer_one(tmp_path: Path) -> None:
+    sid = new_id()
+    snapshots = MemorySnapshots({sid: auth_file("+15550100777")})
+    outcome: list[bool] = []
+
+    async def scenario(w: World) -> None:
+        await w.host.ensure(spec(sid, epoch=3))
+        outcome.append(await w.host.fence(sid, 2))  # a late refusal of an event from before its restart
+        outcome.append(await w.host.fence(new_id(), 1))  # a session it does not run
+        running = w.host.get(sid)
+        assert running is not None
+        assert running.spec.epoch == 3
+
+    run(tmp_path, scenario, snapshots=snapshots)
+
+    assert outcome == [False, False]
