@@ -1,4 +1,5 @@
-"""The worker's HTTP server for the gateway's commands; every request but /healthz carries the gateway's signature."""
+"""The worker's HTTP server for the gateway's commands; every request but /healthz and /metrics carries the gateway's
+signature (those two show counts only)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from worker_node.engines.base import EngineError, SessionSpec
 from worker_node.host import SessionHost
+from worker_node.metrics import exposition
 from worker_node.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 logger = logging.getLogger(__name__)
@@ -26,7 +29,7 @@ def build_app(
 ) -> web.Application:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/healthz":
+        if request.path in ("/healthz", "/metrics"):
             return await handler(request)
         body = await request.read()
         ok = verify(
@@ -67,6 +70,10 @@ def build_app(
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "sessions": len(host.hosted), **(shipping() if shipping else {})})
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = exposition(host, shipping() if shipping else {})
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(request: web.Request) -> web.Response:
         data = await payload(request)
@@ -152,6 +159,7 @@ def build_app(
     for action in ("mark-read", "check-numbers", "presence"):
         app.router.add_post(f"/sessions/{{session_id}}/{{action:{action}}}", chat_action)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/sessions/{session_id}/start", start)
     app.router.add_post("/sessions/{session_id}/stop", stop)
     app.router.add_post("/sessions/{session_id}/logout", logout)

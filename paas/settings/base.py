@@ -72,6 +72,8 @@ ASGI_APPLICATION = "paas.asgi.application"
 # most DATABASE_POOL_MAX_SIZE, so a request that got a thread never waits for a database connection.
 GATEWAY_SYNC_THREADS = env_int("GATEWAY_SYNC_THREADS", 32, minimum=1, maximum=1000)
 WSGI_APPLICATION = "paas.wsgi.application"
+# The bearer token Prometheus scrapes GET /metrics with (paas/metrics.py); empty: the endpoint does not exist.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 TEMPLATES = [
     {

@@ -19,8 +19,9 @@ from django.core.signals import request_started
 from paas.asgi_handler import SwitchboardASGIHandler
 
 REQUESTS = 20
-# /healthz reads the database. Allowed for the whole module: under the embedded SQLite default, after any earlier test
-# that opened the database, the stock handler's per-request threads were refused it.
+# Django's request signals look at the database connections (close_old_connections). Allowed for the whole module:
+# under the embedded SQLite default, after any earlier test that opened the database, the stock handler's
+# per-request threads were refused it.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -176,3 +176,43 @@ def test_a_session_whose_events_come_back_stale_is_stopped_at_once(tmp_path: Pat
     assert node.host.fenced == [("s", 1), ("s", 1)]  # type: ignore[attr-defined]
     assert len(node.spool) == 0  # refused for good: not sent again
     node.spool.close()
+
+
+def test_metrics_show_the_sessions_by_state_and_the_shipping_figures_without_a_signature(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from worker_node.engines.base import SessionSpec
+
+    node = node_with(tmp_path, Gateway(), events=2)
+    node.event_requests, node.events_shipped = 4, 9
+    host = SessionHost(
+        engine=SandboxEngine(qr_schedule=(30,)),
+        data_dir=tmp_path,
+        spool=node.spool,
+        snapshots=MemorySnapshots().as_store(),
+        snapshot_debounce=60,
+    )
+
+    async def scenario() -> tuple[int, str]:
+        await host.ensure(SessionSpec(id=str(uuid.uuid4()), epoch=1, engine="sandbox"))
+        for _ in range(100):
+            if all(hosted.state == "scan_qr" for hosted in host.hosted.values()):
+                break
+            await asyncio.sleep(0.01)
+        try:
+            async with TestClient(TestServer(build_app(host, lambda: "00", node._shipping_figures))) as client:
+                response = await client.get("/metrics")  # unsigned, like /healthz
+                return response.status, await response.text()
+        finally:
+            await host.shutdown()
+
+    status, text = asyncio.run(scenario())
+
+    assert status == 200
+    families = text_string_to_metric_families(text)
+    found = {(s.name, tuple(s.labels.items())): s.value for family in families for s in family.samples}
+    assert found[("switchboard_node_sessions", (("state", "scan_qr"),))] == 1
+    assert found[("switchboard_node_spool_events", ())] >= 2  # the two events, and what the session said since
+    assert found[("switchboard_node_event_requests_total", ())] == 4
+    assert found[("switchboard_node_events_shipped_total", ())] == 9
+    node.spool.close()
