@@ -48,9 +48,27 @@ class SessionCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     engine = serializers.CharField(required=False, help_text="One of the enabled engines; the first is the default.")
     pairing_method = serializers.ChoiceField(choices=PairingMethod.choices, default=PairingMethod.QR)
+    pairing_phone = serializers.CharField(
+        required=False, max_length=32,
+        help_text="With pairing_method code: the number being linked, with its country code. The session then asks "
+        "for its pairing code by itself as soon as it is ready.",
+    )  # fmt: skip
     metadata = serializers.DictField(required=False, default=dict)
     start = serializers.BooleanField(default=True, help_text="Start pairing at once (default).")
     send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        phone = attrs.get("pairing_phone")
+        if phone is None:
+            return attrs
+        if attrs["pairing_method"] != PairingMethod.CODE:
+            raise serializers.ValidationError({"pairing_phone": ["Only with pairing_method code."]})
+        sandbox = attrs.get("engine", settings.SESSION_ENGINES[0]) == "sandbox"
+        try:
+            attrs["pairing_phone"] = normalize_phone(phone, strict=not sandbox)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"pairing_phone": error.detail}) from error
+        return attrs
 
     def validate_send_rate_per_minute(self, value: int | None) -> int | None:
         if value is not None and value > settings.SEND_RATE_MAX_PER_MINUTE:

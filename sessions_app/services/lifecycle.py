@@ -30,7 +30,8 @@ def enabled_engines() -> list[str]:
 @transaction.atomic
 def session_create(
     *, workspace: Workspace, name: str, engine: str | None = None, pairing_method: str = PairingMethod.QR,
-    metadata: dict[str, Any] | None = None, start: bool = True, send_rate_per_minute: int | None = None,
+    pairing_phone: str = "", metadata: dict[str, Any] | None = None, start: bool = True,
+    send_rate_per_minute: int | None = None,
 ) -> WhatsAppSession:  # fmt: skip
     engine = engine or enabled_engines()[0]
     if engine not in enabled_engines():
@@ -44,6 +45,7 @@ def session_create(
         name=name,
         engine=engine,
         pairing_method=pairing_method,
+        pairing_phone=pairing_phone,
         metadata=metadata or {},
         send_rate_per_minute=send_rate_per_minute,
         desired=Desired.RUN if start else Desired.STOP,

@@ -13,6 +13,7 @@ from accounts.models import Membership, Workspace
 from sessions_app.models import Desired, SessionState, WhatsAppSession
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.helpers import put_snapshot
+from workers_app.commands import session_payload
 from workers_app.models import Engine
 from workers_app.tests.factories import WorkerFactory
 from workers_app.tests.helpers import assert_api_error
@@ -211,3 +212,47 @@ def test_the_snapshot_is_deleted_only_once_the_deletion_commits(
     for callback in callbacks:
         callback()
     assert not default_storage.exists(path)
+
+
+@pytest.mark.parametrize(
+    ("engine", "phone", "stored"),
+    [("sandbox", "+1 555 010 7001", "15550107001"), ("neonize", "+49 151 12345678", "4915112345678")],
+)
+def test_a_session_created_for_code_pairing_keeps_its_number_for_the_worker(
+    workspace: Workspace, api_client_for: Callable[..., Any], engine: str, phone: str, stored: str
+) -> None:
+    client = api_client_for(workspace).client
+    body = {"name": "shop", "engine": engine, "pairing_method": "code", "pairing_phone": phone}
+
+    with override_settings(SESSION_ENGINES=["sandbox", "neonize"]):
+        response = client.post(SESSIONS, body, format="json")
+
+    assert response.status_code == 201, response.content
+    session = WhatsAppSession.objects.get(pk=response.json()["id"])
+    assert (session.pairing_method, session.pairing_phone) == ("code", stored)
+    assert session_payload(session)["pairing_phone"] == stored  # what the worker is started with
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"pairing_phone": "+4915112345678"}, id="without-code-pairing"),
+        pytest.param({"pairing_method": "code", "pairing_phone": "12"}, id="not-a-number"),
+        pytest.param(
+            {"pairing_method": "code", "pairing_phone": "+1 555 010 7001", "engine": "neonize"},
+            id="a-sandbox-number-for-real-whatsapp",
+        ),
+    ],
+)
+def test_a_bad_pairing_phone_at_creation_is_refused_and_nothing_is_stored(
+    workspace: Workspace, api_client_for: Callable[..., Any], body: dict[str, Any]
+) -> None:
+    client = api_client_for(workspace).client
+
+    with override_settings(SESSION_ENGINES=["sandbox", "neonize"]):
+        response = client.post(SESSIONS, {"name": "shop", **body}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "pairing_phone" in response.json()["error"]["details"]
+    assert not WhatsAppSession.objects.exists()

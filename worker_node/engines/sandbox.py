@@ -88,9 +88,14 @@ class SandboxSession(EngineSession):
         self._pairing = asyncio.create_task(self._qr_loop())
 
     async def _qr_loop(self) -> None:
+        # Created for code pairing with its number: ask for the code at once, as neonize does, and show no QR codes.
+        by_code = self.spec.pairing_method == "code" and bool(self.spec.pairing_phone)
+        if by_code:
+            await self.pair_phone(self.spec.pairing_phone)
         for ttl in self.qr_schedule:
             expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
-            self.emit(QRCode(code=qr_payload(), expires_at=expires_at))
+            if not by_code:
+                self.emit(QRCode(code=qr_payload(), expires_at=expires_at))
             try:
                 await asyncio.wait_for(self._paired.wait(), timeout=ttl)
                 return

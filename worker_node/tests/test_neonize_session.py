@@ -380,3 +380,23 @@ def test_a_store_change_while_connected_is_reported(tmp_path, nz_events):
     harness = asyncio.run(scenario())
 
     assert harness.events == [StateChanged("connected"), StoreChanged()]
+
+
+def test_a_session_set_up_for_code_pairing_without_a_number_shows_qr_codes_until_a_code_is_asked_for(tmp_path):
+    async def scenario() -> Harness:
+        harness = Harness(tmp_path, config(qr_schedule=(5.0,)), pairing_method="code")
+        client = await harness.start_and_connect()
+        await harness.from_go(client.qr, "2@one")
+        await harness.until(lambda: any(isinstance(e, QRCode) for e in harness.events))
+        await harness.session.pair_phone("+1 555 000 1111")
+        await harness.session.stop()
+        return harness
+
+    harness = asyncio.run(scenario())
+
+    assert [e for e in harness.events if not isinstance(e, QRCode)] == [
+        StateChanged("scan_qr"),
+        StateChanged("pairing_code"),
+        PairingCode(code="ABCD1234", phone="+15550001111"),
+    ]
+    assert len([e for e in harness.events if isinstance(e, QRCode)]) == 1

@@ -358,3 +358,20 @@ def test_an_unknown_command_is_refused(tmp_path: Path) -> None:
         assert refused.value.code == "unsupported_command"
 
     run(tmp_path, scenario)
+
+
+def test_a_session_created_for_code_pairing_with_its_number_asks_for_the_code_itself(tmp_path: Path) -> None:
+    async def scenario(r: Recorder) -> None:
+        spec = SessionSpec(id="6f1c1b9e-3f43-4c36-9a39-2a4f7d3f0c11", epoch=1, engine="sandbox",
+                           pairing_method="code", pairing_phone="4915112345678")  # fmt: skip
+        session = r.engine.open_session(spec, r.tmp_path / "store", r.events.append)
+        await session.start()
+        await r.until(lambda: bool(r.of(PairingCode)))
+        await asyncio.sleep(0.1)  # a QR code's lifetime: none comes
+        await session.command("scan", {})  # the code typed on the phone
+
+    r = run(tmp_path, scenario, schedule=(0.05, 5))
+
+    assert [event.phone for event in r.of(PairingCode)] == ["+4915112345678"]
+    assert r.of(QRCode) == []
+    assert r.of(StateChanged)[-1].account.phone == "+4915112345678"

@@ -275,15 +275,17 @@ class NeonizeSession(Messaging, EngineSession):
         schedule = self.config.qr_schedule
         ttl = schedule[min(attempt.qr_count, len(schedule) - 1)]
         attempt.qr_count += 1
+        # Code pairing needs the number: without one the session shows QR codes, and a code can be asked for then.
+        by_code = self.spec.pairing_method == "code" and bool(self.spec.pairing_phone)
         if attempt.qr_count == 1:
-            if self.spec.pairing_method == "code" and self.spec.pairing_phone:
+            if by_code:
                 assert self._loop is not None
                 task = self._loop.create_task(self._pair_on_start(self.spec.pairing_phone))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            elif self.spec.pairing_method != "code":
+            else:
                 self._emit(StateChanged("scan_qr"))
-        if not self._pairing_by_code and self.spec.pairing_method != "code":
+        if not self._pairing_by_code and not by_code:
             self._emit(QRCode(code=code, expires_at=received_at + timedelta(seconds=ttl)))
         self._arm_watchdog(attempt, ttl + self.config.qr_grace)
 
