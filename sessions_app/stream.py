@@ -18,7 +18,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.models import Scope
 from accounts.services.api_keys import api_key_resolve
-from sessions_app.models import Event
+from sessions_app.models import Event, EventType
 from sessions_app.services.publish import events_group
 
 REPLAY_WINDOW = timedelta(hours=1)
@@ -68,7 +68,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             else None
         )
         since = max(last.created_at, timezone.now() - REPLAY_WINDOW) if last else timezone.now() - REPLAY_WINDOW
-        events = Event.objects.filter(workspace_id=self.workspace_id, created_at__gt=since).order_by("created_at")
+        # Test events go to one webhook endpoint, never to live streams: a replay leaves them out too.
+        events = (
+            Event.objects.filter(workspace_id=self.workspace_id, created_at__gt=since)
+            .exclude(type=EventType.WEBHOOK_TEST)
+            .order_by("created_at")
+        )
         return [event.envelope for event in events[:10_000] if last is None or event.pk != last.pk]
 
     def _wanted(self, envelope: dict[str, Any]) -> bool:

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import APIKey, Membership, Scope, Workspace
 from accounts.services.api_keys import api_key_create, public_prefix
 from paas.asgi import application
 from sessions_app.models import Event, WhatsAppSession
+from sessions_app.services.webhooks import endpoint_send_test
 from sessions_app.stream import EventStreamConsumer
 from sessions_app.tests.factories import SessionFactory
-from sessions_app.tests.webhook_helpers import publish
+from sessions_app.tests.webhook_helpers import endpoint_for, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 5
@@ -269,5 +271,25 @@ def test_events_are_filtered_by_session_and_by_type(
         for socket in (by_session, by_type, both):
             assert await socket.receive_nothing(timeout=0.3)
             await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_replay_leaves_out_webhook_test_events_as_live_streams_do(
+    workspace: Workspace, sessions: tuple[WhatsAppSession, WhatsAppSession]
+) -> None:
+    one, _ = sessions
+    raw = key(workspace)
+
+    async def scenario() -> None:
+        seen = await emit(one)
+        with override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=True):
+            endpoint = await database_sync_to_async(endpoint_for)(workspace, "http://127.0.0.1:9/in")
+        await database_sync_to_async(endpoint_send_test)(endpoint=endpoint)
+        missed = await emit(one, "message.status")
+        socket = await opened(raw, f"last_event_id={seen.pk}")
+        assert await ids(socket, 1) == [str(missed.pk)]
+        assert await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
 
     run(scenario)
