@@ -30,3 +30,17 @@ def test_the_schema_documents_the_error_shape_for_every_operation(client: Client
             assert "401" in operation["responses"], f"{method.upper()} {path} does not document 401"
             error = operation["responses"]["401"]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.django_db
+def test_webhook_actions_are_described_as_they_answer(client: Client) -> None:
+    paths = yaml.safe_load(client.get("/api/schema/").content)["paths"]
+    rotate = paths["/api/v1/webhooks/{id}/rotate-secret"]["post"]
+    test = paths["/api/v1/webhooks/{id}/test"]["post"]
+    replay = paths["/api/v1/webhooks/{id}/replay"]["post"]
+
+    assert "requestBody" not in rotate
+    assert "requestBody" not in test
+    assert replay["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ReplayRequest")
+    assert rotate["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/WebhookEndpoint")
+    assert test["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/Delivery")

@@ -25,14 +25,13 @@ urlpatterns = [
     path("messages/<uuid:pk>/media", message_views.MessageMediaView.as_view(), name="api-message-media"),
     path("webhooks", webhook_views.WebhookListCreateView.as_view(), name="api-webhook-list"),
     path("webhooks/<uuid:pk>", webhook_views.WebhookDetailView.as_view(), name="api-webhook-detail"),
-    *[
-        path(
-            f"webhooks/<uuid:pk>/{name}",
-            webhook_views.WebhookActionView.as_view(action_name=name),
-            name=f"api-webhook-{name}",
-        )
-        for name in ("rotate-secret", "test", "replay")
-    ],
+    path(
+        "webhooks/<uuid:pk>/rotate-secret",
+        webhook_views.WebhookRotateSecretView.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path("webhooks/<uuid:pk>/test", webhook_views.WebhookSendTestView.as_view(), name="api-webhook-test"),
+    path("webhooks/<uuid:pk>/replay", webhook_views.WebhookReplayFailedView.as_view(), name="api-webhook-replay"),
     path("webhooks/<uuid:pk>/deliveries", webhook_views.DeliveryListView.as_view(), name="api-webhook-deliveries"),
     path("deliveries", webhook_views.DeliveryListView.as_view(), name="api-delivery-list"),
     path("deliveries/<uuid:pk>", webhook_views.DeliveryDetailView.as_view(), name="api-delivery-detail"),

@@ -50,20 +50,30 @@ class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView
         return Response(WebhookEndpointSerializer(endpoint).data)
 
 
-class WebhookActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WebhookEndpoint]):
+class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
     required_scopes = MANAGE
-    action_name = ""
 
+
+class WebhookRotateSecretView(_EndpointActionView):
+    @extend_schema(request=None, responses=WebhookEndpointSerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        endpoint = webhooks.endpoint_rotate_secret(endpoint=self.get_object())
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+
+class WebhookSendTestView(_EndpointActionView):
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    def post(self, request: Request, pk: str) -> Response:
+        delivery = webhooks.endpoint_send_test(endpoint=self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookReplayFailedView(_EndpointActionView):
     @extend_schema(request=ReplaySerializer, responses={202: dict})
     def post(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        if self.action_name == "rotate-secret":
-            return Response(WebhookEndpointSerializer(webhooks.endpoint_rotate_secret(endpoint=endpoint)).data)
-        if self.action_name == "test":
-            delivery = webhooks.endpoint_send_test(endpoint=endpoint)
-            return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
         form = ReplaySerializer(data=request.data)
         form.is_valid(raise_exception=True)
         count = webhooks.replay(deliveries=webhooks.failed_since(endpoint=endpoint, since=form.validated_data["since"]))
