@@ -54,6 +54,16 @@ def node_with(tmp_path: Path, gateway: Gateway, events: int, interval: float = 0
     return node
 
 
+def sandbox_host(tmp_path: Path, spool: Spool) -> SessionHost:
+    return SessionHost(
+        engine=SandboxEngine(qr_schedule=(30,)),
+        data_dir=tmp_path,
+        spool=spool,
+        snapshots=MemorySnapshots().as_store(),
+        snapshot_debounce=60,
+    )
+
+
 async def ship_until_empty(node: WorkerNode) -> None:
     node.events_waiting.set()
     shipping = asyncio.create_task(node._shipping())
@@ -80,13 +90,7 @@ def test_shipped_requests_and_events_are_counted_and_failed_posts_are_not(tmp_pa
 
 def test_the_health_probe_reports_the_shipping_figures(tmp_path: Path) -> None:
     node = node_with(tmp_path, Gateway(), events=3)
-    host = SessionHost(
-        engine=SandboxEngine(qr_schedule=(30,)),
-        data_dir=tmp_path,
-        spool=node.spool,
-        snapshots=MemorySnapshots().as_store(),
-        snapshot_debounce=60,
-    )
+    host = sandbox_host(tmp_path, node.spool)
 
     async def scenario() -> dict[str, Any]:
         async with TestClient(TestServer(build_app(host, lambda: "00", node._shipping_figures))) as client:
@@ -185,13 +189,7 @@ def test_metrics_show_the_sessions_by_state_and_the_shipping_figures_without_a_s
 
     node = node_with(tmp_path, Gateway(), events=2)
     node.event_requests, node.events_shipped = 4, 9
-    host = SessionHost(
-        engine=SandboxEngine(qr_schedule=(30,)),
-        data_dir=tmp_path,
-        spool=node.spool,
-        snapshots=MemorySnapshots().as_store(),
-        snapshot_debounce=60,
-    )
+    host = sandbox_host(tmp_path, node.spool)
 
     async def scenario() -> tuple[int, str]:
         await host.ensure(SessionSpec(id=str(uuid.uuid4()), epoch=1, engine="sandbox"))
