@@ -134,10 +134,14 @@ def session_logout(*, session: WhatsAppSession) -> WhatsAppSession:
 
 @transaction.atomic
 def session_delete(*, session: WhatsAppSession) -> None:
+    """Delete the session, its messages and its snapshot. A session linked and online is logged out at WhatsApp
+    first, so the phone's Linked devices lose it too; the worker then deletes its local store, as it does for any
+    other deleted session. If the worker misses the command, its next heartbeat has it forget the store (without the
+    logout)."""
     session = _locked(session)
     if session.worker is not None:
-        # The worker forgets the session's local store; if it misses this, its next heartbeat tells it again.
-        command_after_commit(session, "forget")
+        online = session.state in (SessionState.CONNECTED, SessionState.RECONNECTING) and bool(session.phone)
+        command_after_commit(session, "logout" if online else "forget")
     delete_snapshot_after_commit(session.pk)
     session.delete()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.files.storage import default_storage
@@ -256,3 +258,30 @@ def test_a_bad_pairing_phone_at_creation_is_refused_and_nothing_is_stored(
     assert response.json()["error"]["code"] == "validation_error"
     assert "pairing_phone" in response.json()["error"]["details"]
     assert not WhatsAppSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "phone", "command"),
+    [
+        (SessionState.CONNECTED, "+15550100001", "logout"),
+        (SessionState.RECONNECTING, "+15550100001", "logout"),
+        (SessionState.SCAN_QR, "", "forget"),
+        (SessionState.FAILED, "+15550100001", "forget"),
+    ],
+)
+def test_deleting_a_linked_online_session_logs_it_out_at_whatsapp_and_any_other_is_forgotten(
+    workspace: Workspace, api_client_for: Callable[..., Any], django_capture_on_commit_callbacks: Any,
+    state: str, phone: str, command: str,
+) -> None:  # fmt: skip
+    session = SessionFactory.create(workspace=workspace, state=state, phone=phone, worker=WorkerFactory.create())
+
+    with mock.patch("workers_app.commands.call_worker") as call, \
+            django_capture_on_commit_callbacks(execute=True):  # fmt: skip
+        response = api_client_for(workspace).client.delete(f"{SESSIONS}/{session.pk}")
+        deadline = time.monotonic() + 5
+        while not call.called and time.monotonic() < deadline:  # the command goes out from a background thread
+            time.sleep(0.01)
+
+    assert response.status_code == 204
+    [(_, path, _), *_] = [c.args for c in call.call_args_list]
+    assert path == f"/sessions/{session.pk}/{command}"
