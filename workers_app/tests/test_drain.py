@@ -158,3 +158,16 @@ def test_a_let_go_session_waits_as_pending_when_the_other_workers_filled_up_mean
     waiting = reloaded(session)
     assert (waiting.worker, waiting.state) == (None, SessionState.PENDING)
     assert waiting.state_reason == f"worker {drained.name} drained; no worker available"
+
+
+def test_the_periodic_sweep_moves_what_an_overdue_drained_worker_still_holds() -> None:
+    from workers_app.tasks import sweep_dead_workers
+
+    drained = WorkerFactory.create(name="stubborn", state=WorkerState.DRAINING,
+                                   draining_since=timezone.now() - timedelta(days=1))  # fmt: skip
+    other = WorkerFactory.create(name="other")
+    session = connected_on(drained)
+
+    assert sweep_dead_workers() == []  # nobody died: the drained worker still heartbeats
+
+    assert reloaded(session).worker == other
