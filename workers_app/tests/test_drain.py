@@ -16,6 +16,7 @@ from sessions_app.models import Desired, SessionState, WhatsAppSession
 from sessions_app.tests.factories import SessionFactory
 from workers_app.models import Worker, WorkerState
 from workers_app.services.drain import release_overdue_drains, worker_drain
+from workers_app.tasks import sweep_dead_workers
 from workers_app.tests.factories import WorkerFactory, worker_with_token
 from workers_app.tests.helpers import worker_client
 
@@ -161,8 +162,6 @@ def test_a_let_go_session_waits_as_pending_when_the_other_workers_filled_up_mean
 
 
 def test_the_periodic_sweep_moves_what_an_overdue_drained_worker_still_holds() -> None:
-    from workers_app.tasks import sweep_dead_workers
-
     drained = WorkerFactory.create(name="stubborn", state=WorkerState.DRAINING,
                                    draining_since=timezone.now() - timedelta(days=1))  # fmt: skip
     other = WorkerFactory.create(name="other")
