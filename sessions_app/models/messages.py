@@ -91,6 +91,13 @@ class Message(models.Model):
             models.Index(fields=["session", "created_at"]),
             models.Index(fields=["session", "chat_jid", "created_at"]),
             models.Index(fields=["session", "status", "created_at"]),
+            # The platform's queued messages (the outbox sweep, /metrics) without reading every message ever sent:
+            # only queued outbound rows are in it, so it stays as small as the outbox.
+            models.Index(
+                fields=["created_at"],
+                name="message_outbox_queued",
+                condition=models.Q(status="queued", direction="out"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
