@@ -342,8 +342,10 @@ def header(title: str, document: dict[str, Any]) -> str:
 
 def finish(document: dict[str, Any], *, name: str, report: Callable[[dict[str, Any]], str], started_at: datetime,
            started: float, tmp: Path, keep: bool) -> None:  # fmt: skip
-    """The end of a benchmark run: its duration, the printed report, the JSON written, the logs kept or removed."""
+    """The end of a benchmark run: its duration and the load average then, the printed report, the JSON written,
+    the logs kept or removed."""
     document["duration_seconds"] = round(time.monotonic() - started, 1)
+    document["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print("\n" + report(document))
     path = write_json(document, name, started_at)
     print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -355,7 +354,6 @@ def main(argv: list[str]) -> int:
         signal.alarm(0)
         if stack is not None:
             stack.close()
-    document["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finish(
         document,
         name="webhooks",

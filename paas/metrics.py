@@ -48,7 +48,7 @@ class PlatformCollector(Collector):
         yield from self._deliveries()
 
     def _workers(self) -> Iterator[Metric]:
-        by_state = dict(Worker.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        by_state = dict(Worker.objects.values_list("state").annotate(n=Count("pk")))
         workers = GaugeMetricFamily("switchboard_workers", "Worker nodes by state.", labels=["state"])
         for state in WorkerState.values:
             workers.add_metric([state], by_state.get(state, 0))

@@ -19,10 +19,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sessions_app.models import Desired, SessionState, WhatsAppSession
-from sessions_app.services.state import set_state
+from sessions_app.models import Desired, WhatsAppSession
 from workers_app.models import Worker, WorkerState
-from workers_app.services.placement import NO_WORKER_REASON, pick_worker, place, release_sessions_of
+from workers_app.services.placement import pick_worker, release_sessions_of
 
 
 def worker_drain(*, worker: Worker) -> None:
@@ -37,23 +36,11 @@ def hands_over(worker: Worker) -> bool:
     return worker.state == WorkerState.DRAINING and pick_worker(engine=worker.engine) is not None
 
 
-def move_released(*, worker: Worker, running: set[str]) -> int:
+def move_released(*, worker: Worker, running: set[str]) -> None:
     """The sessions a draining ``worker`` no longer runs (it stopped them after their final snapshots) go to
-    another worker under a new epoch; the number moved."""
-    moved = 0
-    released = WhatsAppSession.objects.filter(worker=worker, desired=Desired.RUN).exclude(pk__in=running)
-    for session_id in released.values_list("pk", flat=True):
-        with transaction.atomic():
-            session = WhatsAppSession.objects.select_for_update(no_key=True).filter(pk=session_id).first()
-            if session is None or session.worker_id != worker.pk or session.desired != Desired.RUN:
-                continue
-            session.worker = None
-            if place(session):
-                moved += 1
-            else:  # the last other worker filled up meanwhile: it waits, as with a shutdown
-                reason = f"worker {worker.name} drained; {NO_WORKER_REASON}"
-                set_state(session, SessionState.PENDING, reason, fields=("worker",))
-    return moved
+    another worker under a new epoch, or wait as pending when the others filled up meanwhile."""
+    with transaction.atomic():
+        release_sessions_of(worker_id=worker.pk, reason=f"worker {worker.name} drained", keep=running)
 
 
 def release_overdue_drains() -> list[str]:

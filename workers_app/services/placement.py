@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -78,9 +79,10 @@ def place_pending(*, engine: str) -> int:
     return placed
 
 
-def release_sessions_of(*, worker_id: Any, reason: str) -> None:
-    """Move a lost worker's sessions elsewhere (epoch + 1 on reassignment, so the old owner is fenced off)."""
-    sessions = WhatsAppSession.objects.select_for_update(no_key=True).filter(worker_id=worker_id)
+def release_sessions_of(*, worker_id: Any, reason: str, keep: Collection[str] = ()) -> None:
+    """Move a lost worker's sessions elsewhere (epoch + 1 on reassignment, so the old owner is fenced off), all but
+    those in ``keep`` (ids of sessions it still runs, for a drain)."""
+    sessions = WhatsAppSession.objects.select_for_update(no_key=True).filter(worker_id=worker_id).exclude(pk__in=keep)
     for session in sessions:
         if session.desired == Desired.RUN:
             session.worker = None
