@@ -221,13 +221,18 @@ class SessionHost:
         if final_snapshot:
             await self.write_snapshot(hosted)
 
-    async def _drop(self, session_id: str, *, wipe: bool, final_snapshot: bool) -> None:
+    async def _drop(self, session_id: str, *, wipe: bool, final_snapshot: bool, epoch: int | None = None) -> bool:
+        """Stop the session if it runs here (under ``epoch``, when given); whether it did."""
         async with self._lock(session_id):
-            hosted = self.hosted.pop(session_id, None)
+            hosted = self.hosted.get(session_id)
+            if hosted is not None and epoch is not None and hosted.spec.epoch != epoch:
+                return False  # a newer run of it: left alone
             if hosted is not None:
+                del self.hosted[session_id]
                 await self._stop(hosted, final_snapshot=final_snapshot)
             if wipe:
                 await asyncio.to_thread(shutil.rmtree, self.store_dir(session_id), True)
+        return hosted is not None
 
     async def stop(self, session_id: str, *, announce: bool = True) -> None:
         """Stop and keep the store (the next start resumes without pairing); write a final snapshot."""
@@ -257,12 +262,8 @@ class SessionHost:
         stopped) meanwhile. Stop it at once, without a snapshot (the other copy's is the newer one) and without a
         word (its events would be refused too), so one WhatsApp session never runs twice; the local store stays for
         the next heartbeat to settle. Whether it was running under that epoch (a newer one is left alone)."""
-        async with self._lock(session_id):
-            hosted = self.hosted.get(session_id)
-            if hosted is None or hosted.spec.epoch != epoch:
-                return False
-            del self.hosted[session_id]
-            await self._stop(hosted, final_snapshot=False)
+        if not await self._drop(session_id, wipe=False, final_snapshot=False, epoch=epoch):
+            return False
         logger.warning("session %s: epoch %d is stale (it runs elsewhere now); stopped it", session_id, epoch)
         return True
 
