@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -59,14 +59,18 @@ class PlatformCollector(Collector):
                                      labels=["worker", "state"])  # fmt: skip
         silence = GaugeMetricFamily("switchboard_worker_heartbeat_age_seconds", "Seconds since a worker's last "
                                     "heartbeat.", labels=["worker", "state"])  # fmt: skip
+        refused = CounterMetricFamily("switchboard_worker_events_refused", "Events a worker posted that ingest "
+                                      "refused (sessions or epochs it did not hold, invalid events).",
+                                      labels=["worker", "state"])  # fmt: skip
         now = timezone.now()
         for worker in Worker.objects.exclude(state=WorkerState.REVOKED).order_by("name"):
             labels = [worker.name, worker.state]
             load.add_metric(labels, worker.load)
             capacity.add_metric(labels, worker.capacity)
+            refused.add_metric(labels, worker.events_refused)
             if worker.last_heartbeat_at is not None:
                 silence.add_metric(labels, (now - worker.last_heartbeat_at).total_seconds())
-        yield from (load, capacity, silence)
+        yield from (load, capacity, silence, refused)
 
     def _sessions(self) -> Iterator[Metric]:
         counts = WhatsAppSession.objects.values_list("engine", "state").annotate(n=Count("pk"))

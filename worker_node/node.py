@@ -24,6 +24,8 @@ from worker_node.spool import Spool
 
 logger = logging.getLogger("worker_node")
 MAX_BACKOFF = 30.0
+# The refusals of ingest that mean "this session is not yours at this epoch".
+FENCED_CODES = frozenset({"stale_epoch", "not_held"})
 
 
 class WorkerNode:
@@ -177,8 +179,9 @@ class WorkerNode:
                 return
 
     async def _fence_stale(self, batch: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> None:
-        """Sessions whose events came back as of a stale epoch run elsewhere now: stop them at once."""
-        stale = {str(item.get("id")) for item in rejected if item.get("code") == "stale_epoch"}
+        """Sessions whose events came back as of a stale epoch run elsewhere now, and those the gateway says this
+        worker never held at that epoch must not run here either: stop them at once."""
+        stale = {str(item.get("id")) for item in rejected if item.get("code") in FENCED_CODES}
         fenced = {(str(event["session_id"]), int(event["epoch"])) for event in batch if event["id"] in stale}
         for session_id, epoch in sorted(fenced):
             await self.host.fence(session_id, epoch)

@@ -18,12 +18,15 @@ from workers_app.services.enrollment import enrollment_token_revoke, worker_revo
 
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin[Worker]):
-    list_display = ["name", "engine", "state", "load", "capacity", "last_heartbeat_at", "version", "advertise_url"]
+    list_display = [
+        "name", "engine", "state", "load", "capacity", "last_heartbeat_at", "events_refused", "version",
+        "advertise_url",
+    ]  # fmt: skip
     list_filter = ["state", "engine"]
     search_fields = ["name", "id", "advertise_url"]
     readonly_fields = [
         "id", "token_prefix", "enrolled_with", "registered_at", "last_heartbeat_at", "load", "version", "revoked_at",
-        "draining_since",
+        "draining_since", "events_refused",
         "engine", "advertise_url",
     ]  # fmt: skip
     fields = ["name", "capacity", "state", *readonly_fields]

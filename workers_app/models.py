@@ -66,6 +66,11 @@ class Worker(models.Model):
     registered_at = models.DateTimeField(auto_now_add=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     load = models.PositiveIntegerField(default=0, help_text="Sessions running, as last reported.")
+    events_refused = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Events this worker posted that ingest refused: for sessions or epochs it did not hold, or invalid.",
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     draining_since = models.DateTimeField(
         null=True,

@@ -50,7 +50,7 @@ def test_a_scrape_without_the_token_is_refused(authorization: str | None) -> Non
 
 
 def test_workers_sessions_outbox_and_deliveries_are_counted() -> None:
-    WorkerFactory.create(name="w-active", load=3, capacity=10)
+    WorkerFactory.create(name="w-active", load=3, capacity=10, events_refused=7)
     WorkerFactory.create(name="w-draining", state=WorkerState.DRAINING)
     WorkerFactory.create(name="w-revoked", state=WorkerState.REVOKED)
     session = connected_session()
@@ -79,6 +79,7 @@ def test_workers_sessions_outbox_and_deliveries_are_counted() -> None:
     assert found[("switchboard_workers", (("state", "revoked"),))] == 1
     assert found[("switchboard_worker_load", (("state", "active"), ("worker", "w-active")))] == 3
     assert found[("switchboard_worker_capacity", (("state", "active"), ("worker", "w-active")))] == 10
+    assert found[("switchboard_worker_events_refused_total", (("state", "active"), ("worker", "w-active")))] == 7
     assert not [key for key in found if ("worker", "w-revoked") in key[1]]  # revoked workers are history
     assert found[("switchboard_sessions", (("engine", "sandbox"), ("state", "connected")))] == 1
     assert found[("switchboard_sessions", (("engine", "sandbox"), ("state", "pending")))] == 1

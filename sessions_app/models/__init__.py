@@ -9,7 +9,14 @@ from sessions_app.models.messages import (
     MessageStatus,
     MessageType,
 )
-from sessions_app.models.sessions import Desired, PairingMethod, SessionEvent, SessionState, WhatsAppSession
+from sessions_app.models.sessions import (
+    Desired,
+    PairingMethod,
+    SessionAssignment,
+    SessionEvent,
+    SessionState,
+    WhatsAppSession,
+)
 from sessions_app.models.webhooks import (
     Delivery,
     DeliveryAttempt,
@@ -34,6 +41,7 @@ __all__ = [
     "MessageStatus",
     "MessageType",
     "PairingMethod",
+    "SessionAssignment",
     "SessionEvent",
     "SessionState",
     "WebhookEndpoint",

@@ -83,6 +83,25 @@ class WhatsAppSession(models.Model):
         return self.engine == Engine.SANDBOX
 
 
+class SessionAssignment(models.Model):
+    """One assignment of a session to a worker: the epoch it ran under there. Ingest accepts a worker's events only
+    for the (session, epoch) pairs it was given, so a worker token never writes into a session it did not hold."""
+
+    id = models.BigAutoField(primary_key=True)
+    session = models.ForeignKey(WhatsAppSession, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="assignments")
+    epoch = models.PositiveIntegerField()
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "epoch"]
+        constraints = [models.UniqueConstraint(fields=["session", "epoch"], name="session_assignment_epoch_unique")]
+        indexes = [models.Index(fields=["worker", "session"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} epoch {self.epoch} on {self.worker_id}"
+
+
 class SessionEvent(models.Model):
     """An event a worker reported, stored once by its id (ingest is idempotent)."""
 

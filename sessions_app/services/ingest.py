@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from sessions_app.models import Desired, SessionEvent, SessionState, WhatsAppSession
+from sessions_app.models import Desired, SessionAssignment, SessionEvent, SessionState, WhatsAppSession
 from sessions_app.services.deferred import deferred_inserts, insert
 from sessions_app.services.event_groups import MessageEventGroups
 from sessions_app.services.events import HANDLERS
@@ -22,6 +23,24 @@ from sessions_app.services.state import publish, set_state
 from workers_app.models import Worker
 
 logger = logging.getLogger(__name__)
+
+
+class HeldEpochs:
+    """The (session, epoch) pairs a worker was given, looked up once per batch and only when an event is not from the
+    session's current holder at its current epoch (late events of a worker that lost the session, or forged ones)."""
+
+    def __init__(self, worker: Worker, session_ids: set[str]) -> None:
+        self.worker, self.session_ids = worker, session_ids
+        self._held: set[tuple[str, int]] | None = None
+
+    def __contains__(self, key: tuple[WhatsAppSession, Any]) -> bool:
+        session, epoch = key
+        if session.worker_id == self.worker.pk and session.epoch == epoch:
+            return True
+        if self._held is None:
+            rows = SessionAssignment.objects.filter(worker=self.worker, session_id__in=self.session_ids)
+            self._held = {(str(pk), number) for pk, number in rows.values_list("session_id", "epoch")}
+        return (str(session.pk), epoch) in self._held
 
 
 @dataclass
@@ -42,10 +61,21 @@ def ingest_events(*, worker: Worker, events: list[dict[str, Any]]) -> IngestResu
     reconnect) or an event sent again fails its INSERT on a unique key, and so also takes the careful way."""
     with publication_batch():  # the batch's live publications leave together, after the commit
         try:
-            return _ingest_batch(worker, events, isolated=False)
+            result = _ingest_batch(worker, events, isolated=False)
         except Exception:
             logger.info("a batch of worker %s did not apply at once; applying it event by event", worker.name)
-        return _ingest_batch(worker, events, isolated=True)
+            result = _ingest_batch(worker, events, isolated=True)
+    if result.rejected:
+        _count_refusals(worker, result.rejected)
+    return result
+
+
+def _count_refusals(worker: Worker, rejected: list[dict[str, str]]) -> None:
+    """Refusals are counted on the worker (the admin and /metrics show them): a worker posting for sessions it does
+    not hold is misconfigured, out of date or compromised, and an operator should know."""
+    Worker.objects.filter(pk=worker.pk).update(events_refused=F("events_refused") + len(rejected))
+    codes = sorted({item["code"] for item in rejected})
+    logger.warning("worker %s: %d events refused (%s)", worker.name, len(rejected), ", ".join(codes))
 
 
 def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: bool) -> IngestResult:
@@ -63,6 +93,7 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
     with transaction.atomic(), nullcontext() if isolated else deferred_inserts():
         # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.
         session_ids = {str(event["session_id"]) for event in events}
+        held = HeldEpochs(worker, session_ids)
         sessions = {
             str(session.pk): session
             for session in WhatsAppSession.objects.select_for_update(no_key=True)
@@ -76,11 +107,11 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
                 continue
             session = sessions.get(str(event["session_id"]))
             if not isolated:
-                outcome = _ingest_one(worker, event, session, groups)  # an exception ends this attempt
+                outcome = _ingest_one(worker, event, session, held, groups)  # an exception ends this attempt
             else:
                 try:
                     with transaction.atomic():
-                        outcome = _ingest_one(worker, event, session)
+                        outcome = _ingest_one(worker, event, session, held)
                 except IntegrityError:
                     outcome = "duplicate"  # the same event arrived twice at once (another request stored it first)
                 except Exception:
@@ -101,16 +132,25 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
 
 
 def _ingest_one(
-    worker: Worker, event: dict[str, Any], session: WhatsAppSession | None, groups: MessageEventGroups | None = None
+    worker: Worker,
+    event: dict[str, Any],
+    session: WhatsAppSession | None,
+    held: HeldEpochs,
+    groups: MessageEventGroups | None = None,
 ) -> str:
     """Store the event and apply it, or, given ``groups``, leave it to be applied with its group when it has one."""
     if session is None:
         return "unknown_session"
-    # Session events are fenced by epoch. Message events are not: they record what WhatsApp already did (a send, a
-    # receipt, an arrival), and refusing them would make a message that was sent look unsent, and send it again.
+    # Session events come only from the current holder at the current epoch.
     fenced = not str(event["type"]).startswith("message.")
     if fenced and (session.worker_id != worker.pk or session.epoch != event["epoch"]):
         return "stale_epoch"
+    # Message events of an earlier epoch are taken from the worker that held the session then: they record what
+    # WhatsApp already did (a send, a receipt, an arrival), and refusing them would make a message that was sent look
+    # unsent, and send it again. From any other worker they are refused: a worker's token is a credential for its own
+    # sessions, never for a workspace.
+    if (session, event["epoch"]) not in held:
+        return "not_held"
     if event["type"] == "session.state" and (event.get("data") or {}).get("state") not in SessionState.values:
         logger.warning("event %s of worker %s refused: unknown state", event["id"], worker.name)
         return "invalid_event"

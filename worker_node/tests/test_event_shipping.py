@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from worker_node.config import WorkerConfig
@@ -150,13 +151,15 @@ def test_a_full_batch_does_not_wait_for_the_interval(tmp_path: Path) -> None:
 class RefusingGateway(Gateway):
     """Refuses every event of session "s" under epoch 1 as stale, and accepts the rest."""
 
+    code = "stale_epoch"
+
     async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         stale = [e for e in events if e["session_id"] == "s" and e["epoch"] == 1]
         self.batches.append([event["id"] for event in events])
         return {
             "accepted": [e["id"] for e in events if e not in stale],
             "duplicates": [],
-            "rejected": [{"id": e["id"], "code": "stale_epoch"} for e in stale],
+            "rejected": [{"id": e["id"], "code": self.code} for e in stale],
         }
 
 
@@ -169,8 +172,11 @@ class FencingHost:
         return True
 
 
-def test_a_session_whose_events_come_back_stale_is_stopped_at_once(tmp_path: Path) -> None:
-    node = node_with(tmp_path, RefusingGateway(), events=3)
+@pytest.mark.parametrize("code", ["stale_epoch", "not_held"])
+def test_a_session_whose_events_come_back_stale_is_stopped_at_once(tmp_path: Path, code: str) -> None:
+    gateway = RefusingGateway()
+    gateway.code = code
+    node = node_with(tmp_path, gateway, events=3)
     node.spool.append({**an_event(9), "session_id": "t", "epoch": 1})  # another session's event is accepted
     node.host = FencingHost()  # type: ignore[assignment]
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from sessions_app.models import Desired, SessionState, WhatsAppSession
+from sessions_app.models import Desired, SessionAssignment, SessionState, WhatsAppSession
 from sessions_app.services.state import set_state
 from workers_app.models import Worker, WorkerState
 
@@ -46,6 +46,8 @@ def assign(session: WhatsAppSession, worker: Worker) -> None:
     session.worker = worker
     session.epoch += 1
     set_state(session, SessionState.STARTING, fields=("worker", "epoch"))
+    # The history that ingest checks a worker's late events against, long after the session has moved on.
+    SessionAssignment.objects.create(session=session, worker=worker, epoch=session.epoch)
     command_after_commit(session, "start")
 
 
