@@ -16,7 +16,7 @@ class WorkspaceSerializer(serializers.ModelSerializer[Workspace]):
 
 class APIKeySerializer(serializers.ModelSerializer[APIKey]):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
-    created_by = serializers.EmailField(source="created_by.email", default=None, read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = APIKey

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.serializers import (
-    APIKeyCreateSerializer,
-    APIKeySerializer,
-    IssuedAPIKeySerializer,
-    WhoAmISerializer,
-)
+from accounts.api import openapi
+from accounts.api.serializers import APIKeyCreateSerializer, APIKeySerializer, WhoAmISerializer
 from accounts.models import APIKey, Scope
 from accounts.services.api_keys import api_key_create, api_key_revoke
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
@@ -24,17 +20,18 @@ from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
 class WhoAmIView(APIView):
     """The workspace and key a request authenticates as. Needs no scope, so any valid key can check itself."""
 
-    @extend_schema(responses=WhoAmISerializer, operation_id="whoami")
+    @openapi.whoami
     def get(self, request: Request) -> Response:
         return Response(WhoAmISerializer({"workspace": request_workspace(request), "api_key": request.auth}).data)
 
 
+@extend_schema_view(get=openapi.api_key_list)
 class APIKeyListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[APIKey]):
     queryset = APIKey.objects.select_related("created_by")
     serializer_class = APIKeySerializer
     required_scopes = {"*": Scope.KEYS_MANAGE}
 
-    @extend_schema(request=APIKeyCreateSerializer, responses={201: IssuedAPIKeySerializer})
+    @openapi.api_key_create
     def post(self, request: Request) -> Response:
         form = APIKeyCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -50,12 +47,13 @@ class APIKeyListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[APIKey]
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=openapi.api_key_retrieve)
 class APIKeyDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[APIKey]):
     queryset = APIKey.objects.select_related("created_by")
     serializer_class = APIKeySerializer
     required_scopes = {"*": Scope.KEYS_MANAGE}
 
-    @extend_schema(responses=APIKeySerializer, description="Revokes the key; it is refused from the next request on.")
+    @openapi.api_key_revoke
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key = api_key_revoke(api_key=self.get_object())
         return Response(APIKeySerializer(api_key).data)

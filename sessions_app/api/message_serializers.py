@@ -81,6 +81,12 @@ class MessageSendSerializer(serializers.Serializer[Any]):
         return attrs
 
 
+class SenderSerializer(serializers.Serializer[Any]):
+    jid = serializers.CharField(help_text="Who wrote it (a user JID or LID); the account itself for outgoing ones.")
+    phone = serializers.CharField(help_text="E.164; empty when WhatsApp named the sender only by a LID.")
+    push_name = serializers.CharField(help_text="Their WhatsApp profile name, when known.")
+
+
 class MediaInfoSerializer(serializers.Serializer[Any]):
     mime_type = serializers.CharField()
     size = serializers.IntegerField()
@@ -117,7 +123,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "url": f"/api/v1/messages/{message.pk}/media",
         }
 
-    @extend_schema_field(serializers.DictField())
+    @extend_schema_field(SenderSerializer)
     def get_sender(self, message: Message) -> dict[str, str]:
         return {"jid": message.sender_jid, "phone": message.sender_phone, "push_name": message.push_name}
 
@@ -140,6 +146,29 @@ class PresenceSerializer(serializers.Serializer[Any]):
     to = serializers.CharField(max_length=100)
     state = serializers.ChoiceField(choices=[("composing", "typing"), ("recording", "recording audio"),
                                              ("paused", "stopped typing")])  # fmt: skip
+
+
+# Answers of the chat endpoints, as the API documents them.
+class ChatListSerializer(serializers.Serializer[Any]):
+    results = ChatSerializer(many=True, help_text="The 200 most recently active chats, newest first.")
+
+
+class MarkedReadSerializer(serializers.Serializer[Any]):
+    marked = serializers.ListField(child=serializers.UUIDField(), help_text="The received messages marked read.")
+
+
+class NumberCheckSerializer(serializers.Serializer[Any]):
+    phone = serializers.CharField(help_text="The number checked, E.164.")
+    on_whatsapp = serializers.BooleanField()
+    jid = serializers.CharField(help_text="Its WhatsApp JID; empty when it is not on WhatsApp.")
+
+
+class NumberChecksSerializer(serializers.Serializer[Any]):
+    results = NumberCheckSerializer(many=True, help_text="One per number, in the order asked.")
+
+
+class AcceptedSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField(help_text="Always true.")
 
 
 def max_upload() -> int:

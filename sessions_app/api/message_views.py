@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -21,8 +21,8 @@ from rest_framework.views import APIView
 from accounts.models import Scope
 from paas.api.errors import APIError
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from sessions_app.api import message_openapi as openapi
 from sessions_app.api.message_serializers import (
-    ChatSerializer,
     CheckNumbersSerializer,
     MarkReadSerializer,
     MessageSendSerializer,
@@ -70,17 +70,11 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
                     raise ValidationError({name: ["Give an ISO 8601 time, e.g. 2026-03-01T12:00:00Z."]}) from None
         return messages
 
-    @extend_schema(
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("chat", "direction", "status", "since", "until")]
-    )
+    @openapi.message_list
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(
-        request=MessageSendSerializer,
-        responses={202: MessageSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-    )
+    @openapi.message_send
     def post(self, request: Request, pk: str) -> Response:
         session = self.session()
         data = _send_data(request)
@@ -135,6 +129,7 @@ def _wait_until_sent(message_id: str, wait: float) -> dict[str, Any] | None:
     return message_data(Message.objects.get(pk=message_id))
 
 
+@extend_schema_view(get=openapi.message_retrieve)
 class MessageDetailView(WorkspaceScopedAPIMixin, generics.RetrieveAPIView[Message]):
     queryset = Message.objects.all()
     serializer_class = MessageSerializer
@@ -146,7 +141,7 @@ class MessageMediaView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Message]
     serializer_class = MessageSerializer
     required_scopes = {"GET": Scope.MESSAGES_READ}
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @openapi.message_media
     def get(self, request: Request, pk: str) -> Any:
         from django.core.files.storage import default_storage
 
@@ -162,7 +157,7 @@ class MessageMediaView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Message]
 class ChatListView(SessionScopedMixin, APIView):
     required_scopes = {"GET": Scope.MESSAGES_READ}
 
-    @extend_schema(responses=ChatSerializer(many=True))
+    @openapi.chat_list
     def get(self, request: Request, pk: str) -> Response:
         session = self.session()
         newest = Message.objects.filter(session=session, chat_jid=OuterRef("chat_jid")).order_by("-created_at")
@@ -189,7 +184,7 @@ class ChatListView(SessionScopedMixin, APIView):
 class MarkReadView(SessionScopedMixin, APIView):
     required_scopes = {"POST": Scope.MESSAGES_SEND}
 
-    @extend_schema(request=MarkReadSerializer, responses={200: MessageSerializer(many=True)})
+    @openapi.mark_read
     def post(self, request: Request, pk: str) -> Response:
         form = MarkReadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -200,7 +195,7 @@ class MarkReadView(SessionScopedMixin, APIView):
 class CheckNumbersView(SessionScopedMixin, APIView):
     required_scopes = {"POST": Scope.MESSAGES_READ}
 
-    @extend_schema(request=CheckNumbersSerializer)
+    @openapi.check_numbers
     def post(self, request: Request, pk: str) -> Response:
         form = CheckNumbersSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -212,7 +207,7 @@ class CheckNumbersView(SessionScopedMixin, APIView):
 class PresenceView(SessionScopedMixin, APIView):
     required_scopes = {"POST": Scope.MESSAGES_SEND}
 
-    @extend_schema(request=PresenceSerializer)
+    @openapi.presence
     def post(self, request: Request, pk: str) -> Response:
         form = PresenceSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -6,14 +6,12 @@ urlpatterns = [
     path("sessions", views.SessionListCreateView.as_view(), name="api-session-list"),
     path("sessions/<uuid:pk>", views.SessionDetailView.as_view(), name="api-session-detail"),
     *[
-        path(
-            f"sessions/<uuid:pk>/{name}", views.SessionActionView.as_view(action_name=name), name=f"api-session-{name}"
-        )
-        for name in ("start", "stop", "restart", "logout")
+        path(f"sessions/<uuid:pk>/{view.action_name}", view.as_view(), name=f"api-session-{view.action_name}")
+        for view in (views.SessionStartView, views.SessionStopView, views.SessionRestartView, views.SessionLogoutView)
     ],
-    path("sessions/<uuid:pk>/qr", views.SessionQRView.as_view(image_format="json"), name="api-session-qr"),
-    path("sessions/<uuid:pk>/qr.png", views.SessionQRView.as_view(image_format="png"), name="api-session-qr-png"),
-    path("sessions/<uuid:pk>/qr.svg", views.SessionQRView.as_view(image_format="svg"), name="api-session-qr-svg"),
+    path("sessions/<uuid:pk>/qr", views.SessionQRView.as_view(), name="api-session-qr"),
+    path("sessions/<uuid:pk>/qr.png", views.SessionQRPNGView.as_view(), name="api-session-qr-png"),
+    path("sessions/<uuid:pk>/qr.svg", views.SessionQRSVGView.as_view(), name="api-session-qr-svg"),
     path("sessions/<uuid:pk>/pairing-code", views.PairingCodeView.as_view(), name="api-session-pairing-code"),
     path("sessions/<uuid:pk>/sandbox/scan", views.SandboxScanView.as_view(), name="api-session-sandbox-scan"),
     path("sessions/<uuid:pk>/messages", message_views.SessionMessagesView.as_view(), name="api-session-messages"),
@@ -32,7 +30,9 @@ urlpatterns = [
     ),
     path("webhooks/<uuid:pk>/test", webhook_views.WebhookSendTestView.as_view(), name="api-webhook-test"),
     path("webhooks/<uuid:pk>/replay", webhook_views.WebhookReplayFailedView.as_view(), name="api-webhook-replay"),
-    path("webhooks/<uuid:pk>/deliveries", webhook_views.DeliveryListView.as_view(), name="api-webhook-deliveries"),
+    path(
+        "webhooks/<uuid:pk>/deliveries", webhook_views.EndpointDeliveryListView.as_view(), name="api-webhook-deliveries"
+    ),
     path("deliveries", webhook_views.DeliveryListView.as_view(), name="api-delivery-list"),
     path("deliveries/<uuid:pk>", webhook_views.DeliveryDetailView.as_view(), name="api-delivery-detail"),
     path("deliveries/<uuid:pk>/replay", webhook_views.DeliveryReplayView.as_view(), name="api-delivery-replay"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import segno
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from accounts.models import Scope
 from paas.api.errors import Conflict
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from sessions_app.api import openapi
 from sessions_app.api.serializers import (
     PairingCodeRequestSerializer,
     PairingCodeSerializer,
@@ -31,12 +32,13 @@ from sessions_app.services import lifecycle
 READ_WRITE = {"GET": Scope.SESSIONS_READ, "*": Scope.SESSIONS_WRITE}
 
 
+@extend_schema_view(get=openapi.session_list)
 class SessionListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[WhatsAppSession]):
     queryset = WhatsAppSession.objects.all()
     serializer_class = SessionSerializer
     required_scopes = READ_WRITE
 
-    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
+    @openapi.session_create
     def post(self, request: Request) -> Response:
         form = SessionCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -44,12 +46,13 @@ class SessionListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[WhatsA
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=openapi.session_retrieve, delete=openapi.session_delete)
 class SessionDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[WhatsAppSession]):
     queryset = WhatsAppSession.objects.all()
     serializer_class = SessionSerializer
     required_scopes = READ_WRITE
 
-    @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
+    @openapi.session_update
     def patch(self, request: Request, pk: str) -> Response:
         form = SessionUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -74,15 +77,33 @@ class SessionActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAp
         "logout": lifecycle.session_logout,
     }
 
-    @extend_schema(
-        request=None, responses={202: SessionSerializer, 409: OpenApiResponse(description="Not allowed now")}
-    )
     def post(self, request: Request, pk: str) -> Response:
         session = self.actions[self.action_name](session=self.get_object())
         session.refresh_from_db()
         return Response(SessionSerializer(session).data, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_view(post=openapi.session_start)
+class SessionStartView(SessionActionView):
+    action_name = "start"
+
+
+@extend_schema_view(post=openapi.session_stop)
+class SessionStopView(SessionActionView):
+    action_name = "stop"
+
+
+@extend_schema_view(post=openapi.session_restart)
+class SessionRestartView(SessionActionView):
+    action_name = "restart"
+
+
+@extend_schema_view(post=openapi.session_logout)
+class SessionLogoutView(SessionActionView):
+    action_name = "logout"
+
+
+@extend_schema_view(get=openapi.session_qr)
 class SessionQRView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSession]):
     """The current QR code: JSON (raw code and expiry), PNG or SVG."""
 
@@ -110,12 +131,22 @@ class SessionQRView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSes
         return response
 
 
+@extend_schema_view(get=openapi.session_qr_png)
+class SessionQRPNGView(SessionQRView):
+    image_format = "png"
+
+
+@extend_schema_view(get=openapi.session_qr_svg)
+class SessionQRSVGView(SessionQRView):
+    image_format = "svg"
+
+
 class PairingCodeView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSession]):
     queryset = WhatsAppSession.objects.all()
     serializer_class = PairingCodeSerializer
     required_scopes = {"*": Scope.SESSIONS_WRITE}
 
-    @extend_schema(request=PairingCodeRequestSerializer, responses={200: PairingCodeSerializer})
+    @openapi.session_pairing_code
     def post(self, request: Request, pk: str) -> Response:
         session = self.get_object()
         form = PairingCodeRequestSerializer(data=request.data, context={"sandbox": session.is_sandbox})
@@ -132,7 +163,7 @@ class SandboxScanView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppS
     serializer_class = SandboxScanSerializer
     required_scopes = {"*": Scope.SESSIONS_WRITE}
 
-    @extend_schema(request=SandboxScanSerializer, responses={202: SessionSerializer})
+    @openapi.session_sandbox_scan
     def post(self, request: Request, pk: str) -> Response:
         session = self.get_object()
         form = SandboxScanSerializer(data=request.data)

@@ -48,3 +48,7 @@ class DeliverySerializer(serializers.ModelSerializer[Delivery]):
 
 class ReplaySerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField(help_text="Replay every failed delivery created since this time.")
+
+
+class ReplayedSerializer(serializers.Serializer[Any]):
+    replayed = serializers.IntegerField(help_text="How many deliveries were sent again, as new deliveries.")

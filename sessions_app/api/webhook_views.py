@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.models import Scope
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from sessions_app.api import webhook_openapi as openapi
 from sessions_app.api.webhook_serializers import (
     DeliverySerializer,
     ReplaySerializer,
@@ -24,12 +25,13 @@ from sessions_app.services import webhooks
 MANAGE = {"*": Scope.WEBHOOKS_MANAGE}
 
 
+@extend_schema_view(get=openapi.webhook_list)
 class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
     required_scopes = MANAGE
 
-    @extend_schema(request=WebhookEndpointWriteSerializer, responses={201: WebhookEndpointSerializer})
+    @openapi.webhook_create
     def post(self, request: Request) -> Response:
         form = WebhookEndpointWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -37,12 +39,13 @@ class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[Webhoo
         return Response(WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=openapi.webhook_retrieve, delete=openapi.webhook_delete)
 class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
     required_scopes = MANAGE
 
-    @extend_schema(request=WebhookEndpointWriteSerializer, responses=WebhookEndpointSerializer)
+    @openapi.webhook_update
     def patch(self, request: Request, pk: str) -> Response:
         form = WebhookEndpointWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
@@ -57,21 +60,21 @@ class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Webho
 
 
 class WebhookRotateSecretView(_EndpointActionView):
-    @extend_schema(request=None, responses=WebhookEndpointSerializer)
+    @openapi.webhook_rotate_secret
     def post(self, request: Request, pk: str) -> Response:
         endpoint = webhooks.endpoint_rotate_secret(endpoint=self.get_object())
         return Response(WebhookEndpointSerializer(endpoint).data)
 
 
 class WebhookSendTestView(_EndpointActionView):
-    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @openapi.webhook_test
     def post(self, request: Request, pk: str) -> Response:
         delivery = webhooks.endpoint_send_test(endpoint=self.get_object())
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class WebhookReplayFailedView(_EndpointActionView):
-    @extend_schema(request=ReplaySerializer, responses={202: dict})
+    @openapi.webhook_replay
     def post(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
         form = ReplaySerializer(data=request.data)
@@ -80,6 +83,7 @@ class WebhookReplayFailedView(_EndpointActionView):
         return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_view(get=openapi.delivery_list)
 class DeliveryListView(WorkspaceScopedAPIMixin, generics.ListAPIView[Delivery]):
     queryset = Delivery.objects.select_related("event").prefetch_related("attempts")
     serializer_class = DeliverySerializer
@@ -98,6 +102,12 @@ class DeliveryListView(WorkspaceScopedAPIMixin, generics.ListAPIView[Delivery]):
         return deliveries
 
 
+@extend_schema_view(get=openapi.endpoint_delivery_list)
+class EndpointDeliveryListView(DeliveryListView):
+    """/webhooks/{id}/deliveries: get_queryset narrows the list to the endpoint of the path."""
+
+
+@extend_schema_view(get=openapi.delivery_retrieve)
 class DeliveryDetailView(WorkspaceScopedAPIMixin, generics.RetrieveAPIView[Delivery]):
     queryset = Delivery.objects.select_related("event").prefetch_related("attempts")
     serializer_class = DeliverySerializer
@@ -109,7 +119,7 @@ class DeliveryReplayView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Delive
     serializer_class = DeliverySerializer
     required_scopes = MANAGE
 
-    @extend_schema(request=None, responses={202: dict})
+    @openapi.delivery_replay
     def post(self, request: Request, pk: str) -> Response:
         delivery = self.get_object()
         webhooks.replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
