@@ -77,6 +77,7 @@ class Deployment:
             DEBUG="false",
             SECRET_KEY=secrets.token_urlsafe(50),
             SECURE_COOKIES="false",
+            SECURE_SSL_REDIRECT="false",
             ALLOWED_HOSTS="127.0.0.1,localhost",
             WORKER_HEARTBEAT_SECONDS="1",
             SESSION_ENGINES="sandbox",

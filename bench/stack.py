@@ -60,6 +60,7 @@ class Stack:
             DEBUG="false",
             SECRET_KEY=secrets.token_urlsafe(50),
             SECURE_COOKIES="false",
+            SECURE_SSL_REDIRECT="false",
             ALLOWED_HOSTS="127.0.0.1,localhost",
             SESSION_ENGINES="sandbox",
             WORKER_HEARTBEAT_SECONDS="1",

@@ -55,6 +55,8 @@ ALLOWED_HOSTS = ["*"]
 SECURE_COOKIES = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# The test client and live_server speak plain HTTP (tests of the redirect turn it on with override_settings).
+SECURE_SSL_REDIRECT = False
 # Tests serve static files from the source folders through the finders; there is no collected copy.
 STATIC_ROOT = None  # type: ignore[assignment]
 # Every HTTP request of httpx would be logged at INFO; the test output wants failures, not traffic.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from paas import health, metrics, views
+from paas import api_docs, health, metrics, views
 from paas.api.errors import api_not_found
 
 admin.site.site_header = "Switchboard operations"
@@ -26,8 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", api_docs.swagger_ui(), name="api-docs"),
+    path("api/docs/redoc/", api_docs.redoc(), name="api-redoc"),
     path("api/v1/", include(api_v1)),
     path("internal/v1/", include("workers_app.api.urls")),
     re_path(r"^(api|internal)/", api_not_found),

@@ -6,5 +6,6 @@ from paas.settings.base import *
 from paas.settings.celery import *
 from paas.settings.database import *
 from paas.settings.redis import *
+from paas.settings.security import *
 from paas.settings.storage import *
 from paas.settings.workers import *
