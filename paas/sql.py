@@ -60,6 +60,16 @@ def columns(model: type[models.Model]) -> str:
     return ", ".join(quote(field.column) for field in _concrete_fields(model))
 
 
+def key_share(queryset: models.QuerySet[M]) -> list[M]:
+    """The rows of ``queryset`` (one table, no joins), locked ``FOR KEY SHARE`` until the transaction ends: nobody
+    may delete them meanwhile, while other key-share and no-key-update lockers go on (it is the lock PostgreSQL's own
+    foreign-key checks take). Django's select_for_update has no such mode; SQLite has no row locks at all."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    return list(queryset.model._default_manager.raw(f"{sql} FOR KEY SHARE", params))
+
+
 def values_list(rows: int, width: int) -> str:
     """Placeholders for ``rows`` rows of ``width`` values: ``(%s, %s), (%s, %s)``. Both databases name the columns
     of such a list column1, column2, …"""

@@ -86,13 +86,14 @@ class WebhookDetailView(WorkspaceMemberMixin, View):
                 count = webhooks.replay(deliveries=webhooks.failed_since(endpoint=endpoint, since=since))
                 messages.success(request, f"Replaying {count} failed deliveries.")
             elif action == "replay":
+                # A malformed id is no delivery of this endpoint: 404, as an unknown one.
                 delivery = get_object_or_404(
-                    Delivery.objects.filter(endpoint=endpoint), pk=request.POST.get("delivery")
+                    Delivery.objects.filter(endpoint=endpoint), pk=_uuid_or_none(request.POST.get("delivery", ""))
                 )
                 webhooks.replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
                 messages.success(request, "Delivery queued again.")
             elif action == "delete":
-                endpoint.delete()
+                webhooks.endpoint_delete(endpoint=endpoint)
                 messages.success(request, "Endpoint deleted.")
                 return redirect("webhook_list")
             else:

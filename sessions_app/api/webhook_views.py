@@ -52,6 +52,9 @@ class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView
         endpoint = webhooks.endpoint_update(endpoint=self.get_object(), **form.validated_data)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
+    def perform_destroy(self, instance: WebhookEndpoint) -> None:
+        webhooks.endpoint_delete(endpoint=instance)
+
 
 class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()

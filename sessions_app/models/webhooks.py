@@ -91,6 +91,13 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event_id} → {self.endpoint_id} ({self.status})"
 
+    @property
+    def last_attempt(self) -> DeliveryAttempt | None:
+        """The latest attempt, from the prefetched attempts when they are (the delivery log's pages prefetch them).
+        Templates cannot take it themselves: ``|last`` indexes from the end, which a QuerySet refuses."""
+        attempts = list(self.attempts.all())
+        return attempts[-1] if attempts else None
+
 
 class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")

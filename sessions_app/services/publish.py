@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from paas import sql
 from sessions_app.models import Delivery, Event, WebhookEndpoint, WhatsAppSession
 from sessions_app.services.deferred import insert
 from sessions_app.services.fanout import batch_memo, group_send
@@ -48,10 +49,12 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
     event = Event(id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now)
     insert([event])  # now, or with the rest of an ingest batch (services/deferred.py)
     session_id = str(session.pk) if session is not None else None
-    # Within an ingest batch (one transaction) the workspace's endpoints are read once, not once per event.
+    # Within an ingest batch (one transaction) the workspace's endpoints are read once, not once per event. They are
+    # locked FOR KEY SHARE (the lock the deliveries' foreign keys take at commit anyway, taken before they are made):
+    # an endpoint being deleted is waited for and then left out, instead of failing this transaction at its commit.
     enabled = batch_memo(
         ("webhook-endpoints", str(workspace_id)),
-        lambda: list(WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)),
+        lambda: sql.key_share(WebhookEndpoint.objects.filter(workspace_id=workspace_id, enabled=True)),
     )
     endpoints = [endpoint for endpoint in enabled if endpoint_wants(endpoint, kind, session_id)]
     deliveries = [

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
-from paas import netguard
+from paas import netguard, sql
 from paas.api.errors import APIError
 from sessions_app.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
 
@@ -81,6 +81,17 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndp
     return endpoint
 
 
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete the endpoint with its delivery log. Its row is locked first (FOR UPDATE): attempts being recorded and
+    deliveries being made for it lock it too (FOR KEY SHARE or NO KEY UPDATE) before they write, so they finish
+    first or find it gone afterwards. Without the lock an attempt logged while the log was being deleted failed the
+    delete on its foreign key, or the two deadlocked."""
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+        if locked is not None:
+            locked.delete()
+
+
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """A new secret at once; the old one keeps signing alongside for 24 hours, so receivers can switch over."""
     endpoint.previous_secret = endpoint.secret
@@ -99,6 +110,8 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     event.envelope = envelope_for(event_id=event.id, kind="webhook.test", workspace_id=endpoint.workspace_id,
                                   session=None, data={"endpoint": str(endpoint.pk)}, created_at=now)  # fmt: skip
     with transaction.atomic():
+        if not sql.key_share(WebhookEndpoint.objects.filter(pk=endpoint.pk)):
+            raise APIError("not_found", "No such webhook endpoint in this workspace.", status_code=404)  # deleted
         event.save()
         delivery = Delivery.objects.create(
             workspace_id=endpoint.workspace_id, endpoint=endpoint, event=event, next_attempt_at=now
@@ -114,12 +127,18 @@ def replay(*, deliveries: Any) -> int:
     now = timezone.now()
     created = []
     with transaction.atomic():
-        for old in deliveries.select_related("endpoint"):
+        olds = list(deliveries)
+        # An endpoint deleted meanwhile takes its deliveries with it: nothing to replay there.
+        alive = {e.pk for e in sql.key_share(WebhookEndpoint.objects.filter(pk__in={o.endpoint_id for o in olds}))}
+        for old in olds:
+            if old.endpoint_id not in alive:
+                continue
             created.append(
                 Delivery.objects.create(
-                    workspace_id=old.workspace_id, endpoint=old.endpoint, event_id=old.event_id, next_attempt_at=now
+                    workspace_id=old.workspace_id, endpoint_id=old.endpoint_id, event_id=old.event_id,
+                    next_attempt_at=now,
                 )
-            )
+            )  # fmt: skip
         ids = [str(d.pk) for d in created]
         transaction.on_commit(lambda: [deliver_webhook.delay(i) for i in ids])
     return len(created)
@@ -135,7 +154,8 @@ def claim(delivery_id: str) -> Delivery | None:
     )
     if not claimed:
         return None
-    return Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    # None when its endpoint was deleted (with the delivery) right after the claim.
+    return Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first()
 
 
 def headers_for(endpoint: WebhookEndpoint, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -184,11 +204,29 @@ def attempt(delivery_id: str) -> Delivery | None:
     except netguard.FetchError as failure:
         error = f"{failure.code}: {failure.message}"
     latency = round((time.monotonic() - started) * 1000)
-    DeliveryAttempt.objects.create(
+    logged = DeliveryAttempt(
         delivery=delivery, status_code=status_code, latency_ms=latency, response_snippet=snippet, error=error[:300]
     )
-    _settle(delivery, status_code, retry_after)
-    return delivery
+    return delivery if _record(delivery, logged, retry_after) else None
+
+
+@transaction.atomic
+def _record(delivery: Delivery, logged: DeliveryAttempt, retry_after: float | None) -> bool:
+    """Log the attempt and settle the delivery, under a lock on the endpoint's row taken before anything is written
+    (endpoint_delete takes it first too); False when the endpoint was deleted during the attempt. A success takes
+    it FOR KEY SHARE, so the deliveries of a busy endpoint do not wait for each other; a failure FOR NO KEY UPDATE,
+    one at a time (see _settle)."""
+    status_code = logged.status_code
+    endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+    if status_code is not None and 200 <= status_code < 300:
+        endpoint = next(iter(sql.key_share(endpoints)), None)
+    else:
+        endpoint = endpoints.select_for_update(no_key=True).first()
+    if endpoint is None:
+        return False
+    logged.save()
+    _settle(delivery, status_code, retry_after, locked=endpoint)
+    return True
 
 
 def _retry_after(value: str) -> float | None:
@@ -203,7 +241,9 @@ def _retry_after(value: str) -> float | None:
 
 
 @transaction.atomic
-def _settle(delivery: Delivery, status_code: int | None, retry_after: float | None) -> None:
+def _settle(
+    delivery: Delivery, status_code: int | None, retry_after: float | None, locked: WebhookEndpoint | None = None
+) -> None:
     now = timezone.now()
     delivery.attempt_count += 1
     delivery.last_status_code = status_code
@@ -215,7 +255,7 @@ def _settle(delivery: Delivery, status_code: int | None, retry_after: float | No
         WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(failing_since=None)
     else:
         # Failures keep the endpoint's failing period and its disabling consistent: one at a time.
-        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=delivery.endpoint_id)
+        endpoint = locked or WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=delivery.endpoint_id)
         _settle_failure(delivery, endpoint, status_code, retry_after, now)
     delivery.save(update_fields=["attempt_count", "last_status_code", "status", "completed_at", "next_attempt_at"])
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
