@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.live import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, member_group
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership
+from accounts.models import Membership, User
+from sessions_app.live_socket import LiveSocket, Refusal
 from sessions_app.services.state import workspace_group
 
 
-class PortalConsumer(AsyncJsonWebsocketConsumer):
+class PortalConsumer(LiveSocket):
     group: str | None = None
 
     async def connect(self) -> None:
@@ -24,8 +25,10 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         if workspace_id is None:
             await self.close(code=4403)
             return
+        self.user_id, self.workspace_id = user.pk, workspace_id
         self.group = workspace_group(workspace_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.watch_access(member_group(workspace_id, user.pk))
         await self.accept()
 
     @database_sync_to_async
@@ -36,7 +39,16 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         ).first()
         return membership.workspace_id if membership else None
 
+    @database_sync_to_async
+    def access_refusal(self) -> Refusal | None:
+        if not User.objects.filter(pk=self.user_id, is_active=True).exists():
+            return CLOSE_UNAUTHENTICATED, "user_inactive"
+        if not Membership.objects.filter(user_id=self.user_id, workspace_id=self.workspace_id).exists():
+            return CLOSE_FORBIDDEN, "membership_removed"
+        return None
+
     async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

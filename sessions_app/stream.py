@@ -12,19 +12,20 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
-from accounts.models import Scope
+from accounts.live import CLOSE_UNAUTHENTICATED, api_key_group
+from accounts.models import APIKey, Scope
 from accounts.services.api_keys import api_key_resolve
+from sessions_app.live_socket import LiveSocket, Refusal
 from sessions_app.models import Event, EventType
 from sessions_app.services.publish import events_group
 
 REPLAY_WINDOW = timedelta(hours=1)
 
 
-class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+class EventStreamConsumer(LiveSocket):
     group: str | None = None
 
     async def connect(self) -> None:
@@ -39,13 +40,14 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         if not (api_key.has_scope(Scope.MESSAGES_READ) or api_key.has_scope(Scope.SESSIONS_READ)):
             await self._refuse(4403)
             return
-        self.workspace_id = api_key.workspace_id
+        self.workspace_id, self.api_key_id = api_key.workspace_id, api_key.pk
         self.session_filter = params.get("session", "")
         self.types = {t for t in params.get("types", "").split(",") if t}
         self.sent: set[str] = set()
         self.buffer: list[dict[str, Any]] | None = []  # live events that arrive while the backlog is replayed
         self.group = events_group(self.workspace_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.watch_access(api_key_group(api_key.pk), expires_at=api_key.expires_at)
         await self.accept()
         for envelope in await self._backlog(params.get("last_event_id", "")):
             await self._send(envelope)
@@ -94,7 +96,19 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._send(message["envelope"])
 
+    @database_sync_to_async
+    def access_refusal(self) -> Refusal | None:
+        key = APIKey.objects.filter(pk=self.api_key_id).only("revoked_at", "expires_at").first()
+        if key is None:
+            return CLOSE_UNAUTHENTICATED, "unknown_api_key"
+        if key.revoked_at is not None:
+            return CLOSE_UNAUTHENTICATED, "api_key_revoked"
+        if key.expires_at is not None and key.expires_at <= timezone.now():
+            return CLOSE_UNAUTHENTICATED, "api_key_expired"
+        return None
+
     async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

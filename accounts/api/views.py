@@ -17,6 +17,13 @@ from accounts.services.api_keys import api_key_create, api_key_revoke
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
 
 
+def caller_scopes(request: Request) -> list[str]:
+    """The scopes of the key a request authenticated with: what it may give to, or take from, other keys."""
+    api_key = request.auth
+    assert isinstance(api_key, APIKey)
+    return list(api_key.scopes)
+
+
 class WhoAmIView(APIView):
     """The workspace and key a request authenticates as. Needs no scope, so any valid key can check itself."""
 
@@ -41,6 +48,7 @@ class APIKeyListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[APIKey]
             scopes=sorted(form.validated_data["scopes"]),
             expires_at=form.validated_data.get("expires_at"),
             created_by=None,
+            issuer_scopes=caller_scopes(request),
         )
         body: dict[str, Any] = dict(APIKeySerializer(issued.api_key).data)
         body["key"] = issued.raw_key
@@ -55,5 +63,5 @@ class APIKeyDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[
 
     @openapi.api_key_revoke
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        api_key = api_key_revoke(api_key=self.get_object())
+        api_key = api_key_revoke(api_key=self.get_object(), issuer_scopes=caller_scopes(request))
         return Response(APIKeySerializer(api_key).data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.live import CLOSE_UNAUTHENTICATED, api_key_group, close_live_sockets_after_commit
 from accounts.models import APIKey, Scope, User, Workspace
+from paas.api.errors import APIError
 from paas.tokens import API_KEY, hash_token
 
 KEY_PREFIX = API_KEY.prefix
@@ -45,10 +48,14 @@ def api_key_create(
     scopes: list[str],
     created_by: User | None,
     expires_at: datetime | None = None,
+    issuer_scopes: Collection[str] | None = None,
 ) -> IssuedKey:
+    """``issuer_scopes``: the scopes of the key that asks (through the API); a new key carries none beyond them."""
     unknown = set(scopes) - set(Scope.values)
     if unknown:
         raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
+    if issuer_scopes is not None:
+        check_within_scopes(scopes, issuer_scopes)
     token = API_KEY.issue()
     api_key = APIKey.objects.create(
         workspace=workspace,
@@ -62,11 +69,28 @@ def api_key_create(
     return IssuedKey(api_key=api_key, raw_key=token.raw)
 
 
+def check_within_scopes(scopes: Collection[str], issuer_scopes: Collection[str]) -> None:
+    """A key creates or changes only keys within its own scopes: `keys:manage` alone must not mint a key that reads
+    messages."""
+    beyond = sorted(set(scopes) - set(issuer_scopes))
+    if beyond:
+        raise APIError(
+            "scope_exceeds_key",
+            f"This API key cannot create or change a key with scopes it does not have itself: {', '.join(beyond)}.",
+            status_code=403,
+            details={"scopes": beyond},
+        )
+
+
 @transaction.atomic
-def api_key_revoke(*, api_key: APIKey) -> APIKey:
+def api_key_revoke(*, api_key: APIKey, issuer_scopes: Collection[str] | None = None) -> APIKey:
+    """Revoke the key; its live streams close once this commits. ``issuer_scopes`` as in api_key_create."""
+    if issuer_scopes is not None:
+        check_within_scopes(api_key.scopes, issuer_scopes)
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    close_live_sockets_after_commit([api_key_group(api_key.pk)], code=CLOSE_UNAUTHENTICATED, reason="api_key_revoked")
     return api_key
 
 

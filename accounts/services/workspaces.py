@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from accounts.live import CLOSE_FORBIDDEN, api_key_group, close_live_sockets_after_commit, member_group
 from accounts.models import Membership, Role, User, Workspace
 from paas.api.errors import APIError, Conflict
 
@@ -31,7 +32,11 @@ def workspace_rename(*, workspace: Workspace, name: str) -> Workspace:
 def workspace_delete(*, workspace: Workspace, actor: Membership) -> None:
     if not actor.has_role(Role.OWNER):
         raise APIError("owner_required", "Only an owner can delete the workspace.", status_code=403)
+    members = workspace.memberships.values_list("user_id", flat=True)
+    groups = [member_group(workspace.pk, user_id) for user_id in members]
+    groups += [api_key_group(pk) for pk in workspace.api_keys.values_list("pk", flat=True)]
     workspace.delete()
+    close_live_sockets_after_commit(groups, code=CLOSE_FORBIDDEN, reason="workspace_deleted")
 
 
 def _owners_left_without(membership: Membership) -> int:
@@ -70,3 +75,6 @@ def membership_remove(*, membership: Membership, actor: Membership) -> None:
     if membership.role == Role.OWNER and _owners_left_without(membership) == 0:
         raise Conflict("last_owner", "The last owner cannot leave; make someone else an owner or delete the workspace.")
     membership.delete()
+    close_live_sockets_after_commit(
+        [member_group(membership.workspace_id, membership.user_id)], code=CLOSE_FORBIDDEN, reason="membership_removed"
+    )

@@ -23,7 +23,14 @@ KEYS = "/api/v1/api-keys"
 
 @pytest.fixture
 def manager(workspace, api_client_for):
-    return api_client_for(workspace, [Scope.KEYS_MANAGE])
+    """A key that may manage keys with any scope: it has them all (a key gives out only scopes it has)."""
+    return api_client_for(workspace)
+
+
+@pytest.fixture
+def narrow(workspace, api_client_for):
+    """A key that manages keys and reads sessions, nothing else."""
+    return api_client_for(workspace, [Scope.KEYS_MANAGE, Scope.SESSIONS_READ])
 
 
 def test_it_creates_a_key_and_shows_it_once(workspace, manager):
@@ -132,6 +139,45 @@ def test_deleting_a_key_revokes_it_and_keeps_it_listed(workspace, manager):
     listed = {item["id"]: item for item in manager.client.get(KEYS).json()["results"]}
     assert listed[str(issued.api_key.pk)]["revoked_at"] is not None
     assert_api_error(bearer(issued.raw_key).get(WHOAMI), 401, "api_key_revoked")
+
+
+def test_a_key_cannot_create_a_key_with_a_scope_it_lacks(workspace, narrow):
+    before = APIKey.objects.count()
+
+    response = narrow.client.post(KEYS, {"name": "everything", "scopes": list(Scope.values)})
+
+    error = assert_api_error(response, 403, "scope_exceeds_key")
+    assert error["details"]["scopes"] == sorted(set(Scope.values) - {Scope.KEYS_MANAGE, Scope.SESSIONS_READ})
+    assert APIKey.objects.count() == before  # nothing stored
+
+
+def test_keys_manage_alone_cannot_mint_a_key_that_reads_messages(workspace, api_client_for):
+    keys_only = api_client_for(workspace, [Scope.KEYS_MANAGE])
+
+    response = keys_only.client.post(KEYS, {"name": "reader", "scopes": [Scope.MESSAGES_READ]})
+
+    assert_api_error(response, 403, "scope_exceeds_key")
+    assert not APIKey.objects.filter(name="reader").exists()
+
+
+def test_a_key_may_create_a_key_within_its_own_scopes(workspace, narrow):
+    response = narrow.client.post(KEYS, {"name": "reader", "scopes": [Scope.SESSIONS_READ]})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["scopes"] == [Scope.SESSIONS_READ]
+
+
+def test_a_key_cannot_revoke_a_key_with_a_scope_it_lacks(workspace, narrow):
+    stronger = api_key_create(workspace=workspace, name="sender", scopes=[Scope.MESSAGES_SEND], created_by=None)
+    weaker = api_key_create(workspace=workspace, name="reader", scopes=[Scope.SESSIONS_READ], created_by=None)
+
+    assert_api_error(narrow.client.delete(f"{KEYS}/{stronger.api_key.pk}"), 403, "scope_exceeds_key")
+    assert narrow.client.delete(f"{KEYS}/{weaker.api_key.pk}").status_code == 200
+
+    stronger.api_key.refresh_from_db()
+    weaker.api_key.refresh_from_db()
+    assert stronger.api_key.revoked_at is None
+    assert weaker.api_key.revoked_at is not None
 
 
 def test_the_database_never_holds_a_full_key(workspace, as_role, manager):

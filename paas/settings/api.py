@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paas.env import env_str
+from paas.env import env_int, env_str
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["paas.api.authentication.APIKeyAuthentication"],
@@ -43,3 +43,7 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 
 # Resolves "Authorization: Bearer <key>" to (principal, key); the accounts app owns how keys are stored.
 API_KEY_RESOLVER = "accounts.services.api_keys.api_key_resolve"
+
+# How often a live socket (the event stream, the portal's live channel) checks again that the key or membership that
+# opened it still holds. A revocation closes them at once; this is the bound when that message was lost.
+LIVE_ACCESS_RECHECK_SECONDS = env_int("LIVE_ACCESS_RECHECK_SECONDS", 30, minimum=1, maximum=3600)

@@ -11,6 +11,15 @@ from paas.env import bad_value, env_bool, env_int, env_str
 from paas.settings.base import VAR_DIR
 
 _SCHEMES = {"postgres", "postgresql", "pgsql", "sqlite"}
+# The embedded default is shared by the gateway's threads, Celery, beat and management commands. A transaction that
+# read first and then writes cannot wait for another writer in SQLite (it would deadlock), so it failed at once with
+# "database is locked" whatever the busy timeout. BEGIN IMMEDIATE takes the write lock at the start, where the busy
+# timeout does wait; WAL lets readers go on while one process writes.
+SQLITE_OPTIONS: dict[str, Any] = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 
 
 def parse_database_url(url: str, *, connect_timeout: int, pool: dict[str, int] | None = None) -> dict[str, Any]:
@@ -33,7 +42,7 @@ def parse_database_url(url: str, *, connect_timeout: int, pool: dict[str, int] |
             # PostgreSQL connection: about 4 ms of every API call. Django returns pooled connections at request end.
             config["OPTIONS"]["pool"] = dict(pool)
     else:
-        config.setdefault("OPTIONS", {})["timeout"] = 20
+        config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     return config
 
 

@@ -23,10 +23,26 @@ if REDIS_URL:
     }
     # "throttle": the API's request counters (paas/api/throttling.py); the same Redis.
     CACHES = {"default": _redis_cache, "throttle": _redis_cache}
+    # A consumer waits for its next message in BZPOPMIN, which channels_redis times out after 5 s and then repeats.
+    # redis-py 8 gives every socket a 5 s read timeout by default, which fired first: each idle WebSocket was dropped
+    # after about 5 s. The read timeout must outlast the blocking wait; keepalive finds a dead peer meanwhile.
+    CHANNEL_LAYER_SOCKET_TIMEOUT = 15
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi", "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 2,
+                        "socket_keepalive": True,
+                    }
+                ],
+                "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
 else:

@@ -136,7 +136,9 @@ def _sync_client(host: dict[str, Any]) -> redis.Redis | None:
     key = json.dumps(host, sort_keys=True, default=str)
     with _clients_lock:
         if key not in _clients:
-            options = {"socket_connect_timeout": 2, "socket_timeout": 2, **host}
+            # Its commands never block (unlike the layer's, which waits on BZPOPMIN): a short timeout, whatever the
+            # layer's own is.
+            options = {**host, "socket_connect_timeout": 2, "socket_timeout": 2}
             address = options.pop("address", None)
             pool = redis.ConnectionPool.from_url(address, **options) if address else redis.ConnectionPool(**options)
             _clients[key] = redis.Redis(connection_pool=pool)

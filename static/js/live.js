@@ -29,13 +29,20 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/v1/portal`);
-    socket.onopen = () => { delay = 500; document.body.dataset.live = "on"; };
+    let opened = false;
+    socket.onopen = () => { opened = true; delay = 500; document.body.dataset.live = "on"; };
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "session.update") apply(message.session);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       document.body.dataset.live = "off";
+      // 4401: signed out; 4403: no longer a member of this workspace. Reconnecting would be refused again: the page
+      // is loaded afresh instead (to the sign-in page, or another workspace), once, if this socket had been let in.
+      if (event.code === 4401 || event.code === 4403) {
+        if (opened) location.reload();
+        return;
+      }
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 15000);
     };
