@@ -15,6 +15,7 @@ from django.views import View
 from accounts.mixins import WorkspaceMemberMixin, flash_service_error
 from accounts.models import Role
 from paas.api.errors import APIError
+from paas.no_store import no_store
 from sessions_app.models import Delivery, EventType, WebhookEndpoint
 from sessions_app.services import webhooks
 
@@ -57,6 +58,7 @@ class WebhookListView(WorkspaceMemberMixin, View):
         return render(self.request, "sessions_app/webhooks.html", {"endpoints": endpoints, "form": form}, status=status)
 
 
+@no_store  # shows the signing secret
 class WebhookDetailView(WorkspaceMemberMixin, View):
     view_role = Role.ADMIN
     edit_role = Role.ADMIN

@@ -15,6 +15,7 @@ from accounts.api.serializers import APIKeyCreateSerializer, APIKeySerializer, W
 from accounts.models import APIKey, Scope
 from accounts.services.api_keys import api_key_create, api_key_revoke
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from paas.no_store import no_store
 
 
 def caller_scopes(request: Request) -> list[str]:
@@ -32,6 +33,7 @@ class WhoAmIView(APIView):
         return Response(WhoAmISerializer({"workspace": request_workspace(request), "api_key": request.auth}).data)
 
 
+@no_store  # the answer to POST carries the new key
 @extend_schema_view(get=openapi.api_key_list)
 class APIKeyListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[APIKey]):
     queryset = APIKey.objects.select_related("created_by")

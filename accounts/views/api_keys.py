@@ -13,8 +13,10 @@ from accounts.mixins import WorkspaceMemberMixin
 from accounts.models import APIKey, Role
 from accounts.selectors import api_key_list
 from accounts.services.api_keys import IssuedKey, api_key_create, api_key_revoke
+from paas.no_store import no_store
 
 
+@no_store  # the answer to the form shows the new key
 class APIKeyListView(WorkspaceMemberMixin, View):
     view_role = Role.ADMIN
     edit_role = Role.ADMIN
@@ -34,9 +36,7 @@ class APIKeyListView(WorkspaceMemberMixin, View):
             created_by=request.user,  # type: ignore[arg-type]
         )
         # Rendered, not redirected: the key must never sit in a session or a URL.
-        response = self._render(APIKeyForm(), issued=issued, status=201)
-        response["Cache-Control"] = "no-store"
-        return response
+        return self._render(APIKeyForm(), issued=issued, status=201)
 
     def _render(self, form: APIKeyForm, issued: IssuedKey | None = None, status: int = 200) -> HttpResponse:
         context = {

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.models import Scope
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from paas.no_store import no_store
 from sessions_app.api import webhook_openapi as openapi
 from sessions_app.api.webhook_serializers import (
     DeliverySerializer,
@@ -26,6 +27,7 @@ MANAGE = {"*": Scope.WEBHOOKS_MANAGE}
 
 
 @extend_schema_view(get=openapi.webhook_list)
+@no_store  # every endpoint it shows carries its signing secret
 class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
@@ -40,6 +42,7 @@ class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[Webhoo
 
 
 @extend_schema_view(get=openapi.webhook_retrieve, delete=openapi.webhook_delete)
+@no_store
 class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView[WebhookEndpoint]):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
@@ -62,6 +65,7 @@ class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Webho
     required_scopes = MANAGE
 
 
+@no_store
 class WebhookRotateSecretView(_EndpointActionView):
     @openapi.webhook_rotate_secret
     def post(self, request: Request, pk: str) -> Response:

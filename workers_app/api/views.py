@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from paas.no_store import no_store
 from sessions_app.services.ingest import ingest_events
 from workers_app.api.authentication import WorkerTokenAuthentication
 from workers_app.api.serializers import EventBatchSerializer, HeartbeatSerializer, RegisterSerializer
@@ -38,6 +39,7 @@ class InternalView(APIView):
 
 
 @extend_schema(exclude=True)
+@no_store  # a new worker's answer carries its token
 class RegisterView(APIView):
     """New workers present an enrollment token; a restarted one presents its own worker token instead."""
 
