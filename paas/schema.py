@@ -3,6 +3,7 @@ operation, for every status it answers (docs/api.md#the-schema)."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -101,6 +102,8 @@ class SwitchboardAutoSchema(AutoSchema):
                 "description": description}  # fmt: skip
         operation = {**{k: v for k, v in head.items() if v}, **operation}
         responses = operation["responses"]
+        for status, response in responses.items():
+            response["description"] = response.get("description") or HTTPStatus(int(status)).phrase
         for status, (meaning, codes) in self._errors().items():
             response = self._get_response_for_code(ErrorSerializer, status)
             response["description"] = meaning + "".join(f"\n- `{code}`: {when}" for code, when in codes.items())
