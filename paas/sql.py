@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 
 M = TypeVar("M", bound=models.Model)
@@ -66,7 +67,10 @@ def key_share(queryset: models.QuerySet[M]) -> list[M]:
     foreign-key checks take). Django's select_for_update has no such mode; SQLite has no row locks at all."""
     if connection.vendor != "postgresql":
         return list(queryset)
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. pk__in=[] (a replay with nothing to replay): no rows, and no SQL to lock them
+        return []
     return list(queryset.model._default_manager.raw(f"{sql} FOR KEY SHARE", params))
 
 

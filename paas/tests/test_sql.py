@@ -80,3 +80,9 @@ def test_insert_splits_rows_over_statements_within_the_databases_limit_on_parame
 
     assert [q["sql"].count("), (") + 1 for q in queries.captured_queries] == [2, 2, 1]
     assert sorted(Message.objects.values_list("content__n", flat=True)) == [0, 1, 2, 3, 4]
+
+
+def test_key_share_of_a_query_that_can_match_nothing_is_no_rows() -> None:
+    """``pk__in=[]`` has no SQL at all (Django raises EmptyResultSet): a replay of no deliveries was a 500."""
+    with transaction.atomic():
+        assert sql.key_share(Message.objects.filter(pk__in=[])) == []
