@@ -107,3 +107,31 @@ def test_answers_without_a_secret_keep_their_caching(api: Any, endpoint: Webhook
     for response in (api.get("/api/v1/whoami"), api.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries")):
         assert response.status_code == 200, response.content
         assert "no-store" not in response.get("Cache-Control", "")
+
+
+def test_a_sessions_qr_code_and_pairing_code_are_not_stored(workspace: Workspace, api_client_for: Any) -> None:
+    from sessions_app.models import SessionState
+    from sessions_app.tests.factories import SessionFactory
+
+    client = api_client_for(workspace, [Scope.SESSIONS_READ]).client
+    session = SessionFactory.create(workspace=workspace, state=SessionState.SCAN_QR, qr_code="2@scan-me,abc")
+    for suffix in ("qr", "qr.png", "qr.svg"):
+        response = client.get(f"/api/v1/sessions/{session.pk}/{suffix}")
+        assert response.status_code == 200, (suffix, response.content)
+        directives = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= directives, (suffix, response["Cache-Control"])
+    assert_not_stored(client.get(f"/api/v1/sessions/{session.pk}/qr"), "2@scan-me,abc")
+
+
+def test_the_two_factor_pages_that_show_secrets_are_not_stored(owner: Any) -> None:
+    from accounts.tests.factories import PASSWORD
+
+    browser = Client()
+    browser.force_login(owner.user)
+    activate = "/accounts/2fa/totp/activate/"
+    assert browser.post(f"/accounts/reauthenticate/?next={activate}", {"password": PASSWORD}).status_code == 302
+    response = browser.get(activate)
+    assert response.status_code == 200, response.get("Location")
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "no-cache", "private"} <= directives, response["Cache-Control"]
+    assert "no-store" not in browser.get("/api/schema/").get("Cache-Control", "")  # others are left alone

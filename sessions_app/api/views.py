@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from accounts.models import Scope
 from paas.api.errors import Conflict
 from paas.api.scoping import WorkspaceScopedAPIMixin, request_workspace
+from paas.no_store import no_store
 from sessions_app.api import openapi
 from sessions_app.api.serializers import (
     PairingCodeRequestSerializer,
@@ -103,6 +104,7 @@ class SessionLogoutView(SessionActionView):
     action_name = "logout"
 
 
+@no_store  # a QR code links a phone to the session while it is valid
 @extend_schema_view(get=openapi.session_qr)
 class SessionQRView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSession]):
     """The current QR code: JSON (raw code and expiry), PNG or SVG."""
@@ -126,9 +128,7 @@ class SessionQRView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSes
         else:
             qr.save(out, kind="svg", scale=6, border=2, xmldecl=False)
             content_type = "image/svg+xml"
-        response = HttpResponse(out.getvalue(), content_type=content_type)
-        response["Cache-Control"] = "no-store"
-        return response
+        return HttpResponse(out.getvalue(), content_type=content_type)
 
 
 @extend_schema_view(get=openapi.session_qr_png)
@@ -141,6 +141,7 @@ class SessionQRSVGView(SessionQRView):
     image_format = "svg"
 
 
+@no_store  # as a QR code: the code links a phone
 class PairingCodeView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WhatsAppSession]):
     queryset = WhatsAppSession.objects.all()
     serializer_class = PairingCodeSerializer
