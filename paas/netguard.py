@@ -56,14 +56,18 @@ class Target:
 
 
 def resolve(url: str, *, allow_private: bool = False) -> Target:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        given_port = parts.port  # a port over 65535 (which Django's URLValidator lets through) raises here
+    except ValueError:
+        raise ForbiddenTarget("url_invalid", "The URL's host or port cannot be read.") from None
     if parts.scheme not in {"http", "https"}:
         raise ForbiddenTarget("url_scheme_forbidden", "Only http and https URLs are allowed.")
     if not parts.hostname:
         raise ForbiddenTarget("url_invalid", "The URL has no host.")
     if parts.username or parts.password:
         raise ForbiddenTarget("url_invalid", "URLs with credentials are not allowed.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = given_port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):

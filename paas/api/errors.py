@@ -9,11 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +95,34 @@ def _details(exc: exceptions.APIException) -> Any:
     return None
 
 
+def _refused_request(exc: SuspiciousOperation, view: Any) -> APIError:
+    """What Django refuses while reading a request (DRF reads it inside the view) is the client's error, not ours."""
+    from paas.api.parsers import body_limit, too_large  # the parsers raise APIError: imported here, not at the top
+
+    if isinstance(exc, RequestDataTooBig):
+        return too_large(body_limit(view))
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return APIError("too_many_fields", f"A request may have at most {limit} fields.", details={"max_fields": limit})
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return APIError("too_many_files", f"A request may have at most {limit} files.", details={"max_files": limit})
+    # Logged as Django logs the SuspiciousOperations it answers 400 to itself.
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+    return APIError("bad_request", "The request is malformed.")
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, handled or not, leaves in the one shape."""
+    # Imported here: rest_framework.views loads the parsers (paas/api/parsers.py), which import this module.
+    from rest_framework.views import set_rollback
+
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = _refused_request(exc, context.get("view"))
 
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
@@ -113,8 +142,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(error_body(_error_code(exc), _message(exc), _details(exc)), status=exc.status_code, headers=headers)
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
-    """Catch-all for unknown URLs under the API prefixes, so they answer JSON even with DEBUG on."""
+    """Catch-all for unknown URLs under the API prefixes (and ids that are not UUIDs), so they answer JSON even with
+    DEBUG on, for every method: without csrf_exempt a POST got the CSRF failure page (403 HTML) instead."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
 
 

@@ -9,9 +9,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["paas.api.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "paas.api.parsers.JSONParser",
+        "paas.api.parsers.MultiPartParser",
+        "paas.api.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "paas.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
@@ -43,6 +43,10 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 
 # Resolves "Authorization: Bearer <key>" to (principal, key); the accounts app owns how keys are stored.
 API_KEY_RESOLVER = "accounts.services.api_keys.api_key_resolve"
+
+# The largest request body of an API call, in bytes. Sends (base64 media) and the worker API take up to
+# DATA_UPLOAD_MAX_MEMORY_SIZE instead (paas/settings/workers.py); see paas/api/parsers.py.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 # How often a live socket (the event stream, the portal's live channel) checks again that the key or membership that
 # opened it still holds. A revocation closes them at once; this is the bound when that message was lost.

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, Subquery
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,7 +52,7 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
     queryset = Message.objects.select_related("session")
     serializer_class = MessageSerializer
     required_scopes = {"GET": Scope.MESSAGES_READ, "POST": Scope.MESSAGES_SEND}
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    large_bodies = True  # media as base64 or an upload (paas/api/parsers.py)
 
     def get_queryset(self) -> Any:
         messages = super().get_queryset().filter(session=self.session())
@@ -64,10 +65,7 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
             messages = messages.filter(status=params["status"])
         for name, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
             if params.get(name):
-                try:
-                    messages = messages.filter(**{lookup: params[name]})
-                except DjangoValidationError:
-                    raise ValidationError({name: ["Give an ISO 8601 time, e.g. 2026-03-01T12:00:00Z."]}) from None
+                messages = messages.filter(**{lookup: _time_param(name, params[name])})
         return messages
 
     @openapi.message_list
@@ -104,6 +102,18 @@ class SessionMessagesView(SessionScopedMixin, generics.ListAPIView[Message]):
         if wait:
             body = _wait_until_sent(body["id"], wait) or body
         return Response(body, status=code)
+
+
+def _time_param(name: str, raw: str) -> datetime:
+    """A ``since``/``until`` filter as an aware time in UTC: an ISO 8601 time (or a date, as midnight UTC). PostgreSQL
+    takes offsets up to 15:59 only, Python up to 23:59, so the time goes to it in UTC; year 1 at +23:59 is none."""
+    try:
+        value = DateTimeField().to_python(raw)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+        return value.astimezone(UTC)
+    except (DjangoValidationError, OverflowError, ValueError):
+        raise ValidationError({name: ["Give an ISO 8601 time, e.g. 2026-03-01T12:00:00Z."]}) from None
 
 
 def _send_data(request: Request) -> Any:

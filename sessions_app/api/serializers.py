@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import phonenumbers
@@ -83,9 +84,17 @@ class SessionCreateSerializer(serializers.Serializer[Any]):
         return value
 
     def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
-        if len(str(value)) > 4096:
-            raise serializers.ValidationError("Metadata is limited to 4 KB.")
-        return value
+        return checked_metadata(value)
+
+
+METADATA_MAX_BYTES = 4096
+
+
+def checked_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """Create and update alike: at most 4 KB, as stored (JSON in UTF-8)."""
+    if len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise serializers.ValidationError("Metadata is limited to 4 KB (as JSON in UTF-8).")
+    return value
 
 
 def normalize_phone(raw: str, *, strict: bool = True) -> str:
@@ -107,6 +116,7 @@ class SessionUpdateSerializer(serializers.Serializer[Any]):
     send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
 
     validate_send_rate_per_minute = SessionCreateSerializer.validate_send_rate_per_minute
+    validate_metadata = SessionCreateSerializer.validate_metadata
 
 
 class PairingCodeRequestSerializer(serializers.Serializer[Any]):

@@ -20,9 +20,18 @@ class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
 class WebhookEndpointWriteSerializer(serializers.Serializer[Any]):
     url = serializers.URLField(max_length=2000)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EventType.choices), required=False)
-    session_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    # The same limits on create and on update (PATCH validates with this serializer, partial).
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices), required=False, max_length=100
+    )
+    session_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
     enabled = serializers.BooleanField(required=False)
+
+    def validate_event_types(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))  # each type once: a repeat would only lengthen every event's check
+
+    def validate_session_ids(self, value: list[Any]) -> list[Any]:
+        return list(dict.fromkeys(value))
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer[DeliveryAttempt]):

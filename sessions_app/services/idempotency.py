@@ -35,8 +35,8 @@ def body_hash(parts: list[bytes]) -> str:
 def run_once(*, workspace: Workspace, key: str, fingerprint: str, handle: Callable[[], tuple[int, Any]]) -> Replay:
     """Run ``handle`` once per (workspace, key); later calls replay its answer. Errors are not remembered, so a
     request refused as bad input can be corrected and sent again under the same key."""
-    if not key or len(key) > 200:
-        raise APIError("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 characters.")
+    if not key or len(key) > 200 or "\x00" in key:  # PostgreSQL stores no NUL
+        raise APIError("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 characters, none of them NUL.")
     IdempotencyRecord.objects.filter(workspace=workspace, key=key, created_at__lt=timezone.now() - WINDOW).delete()
     try:
         with transaction.atomic():

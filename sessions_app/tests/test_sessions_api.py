@@ -93,6 +93,47 @@ def test_an_invalid_session_is_refused(
     assert not WhatsAppSession.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"metadata": {"blob": "x" * 5000}}, "metadata", id="metadata-too-big"),  # create's limit
+        pytest.param({"metadata": {"blob": "x" * 10_000_000}}, "metadata", id="metadata-of-10-mb"),  # was stored
+        pytest.param({"metadata": {"blob": "é" * 2100}}, "metadata", id="metadata-over-4-kb-in-utf-8"),
+        pytest.param({"metadata": "not an object"}, "metadata", id="metadata-not-an-object"),
+        pytest.param({"name": "x" * 101}, "name", id="long-name"),
+        pytest.param({"name": ""}, "name", id="empty-name"),
+        pytest.param({"send_rate_per_minute": 10**9}, "send_rate_per_minute", id="rate-over-the-maximum"),
+        pytest.param({"send_rate_per_minute": 0}, "send_rate_per_minute", id="rate-zero"),
+    ],
+)
+def test_an_invalid_update_is_refused_as_at_creation_and_changes_nothing(
+    workspace: Workspace, api_client_for: Callable[..., Any], body: dict[str, Any], field: str
+) -> None:
+    session = SessionFactory.create(workspace=workspace, name="shop", metadata={"team": "support"})
+    client = api_client_for(workspace).client
+
+    with override_settings(API_MAX_BODY_BYTES=20_000_000):  # the metadata's own limit, not the body's
+        response = client.patch(f"{SESSIONS}/{session.pk}", body, format="json")
+
+    error = assert_api_error(response, 400, "validation_error")
+    assert set(error["details"]) == {field}
+    session.refresh_from_db()
+    assert (session.name, session.metadata) == ("shop", {"team": "support"})
+
+
+def test_metadata_of_4_kb_is_taken_at_creation_and_on_update(
+    workspace: Workspace, api_client_for: Callable[..., Any]
+) -> None:
+    client = api_client_for(workspace).client
+    at_the_limit = {"blob": "x" * (4096 - len('{"blob":""}'))}  # 4,096 bytes as JSON
+
+    created = client.post(SESSIONS, {"name": "shop", "metadata": at_the_limit, "start": False}, format="json")
+    updated = client.patch(f"{SESSIONS}/{created.json()['id']}", {"metadata": at_the_limit}, format="json")
+
+    assert (created.status_code, updated.status_code) == (201, 200)
+    assert updated.json()["metadata"] == at_the_limit
+
+
 @override_settings(SESSION_ENGINES=["sandbox", "neonize"])
 def test_an_enabled_engine_other_than_the_default_can_be_chosen(
     workspace: Workspace, api_client_for: Callable[..., Any]

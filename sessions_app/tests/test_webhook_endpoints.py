@@ -3,6 +3,7 @@ and replays; another workspace's ids are not found, and every operation needs we
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -161,6 +162,41 @@ def test_an_invalid_patch_changes_nothing(client: APIClient, endpoint: WebhookEn
     assert error_code(response) == "validation_error"
     unchanged = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert (unchanged.event_types, unchanged.url) == ([], HOOK)
+
+
+TOO_MUCH = [
+    pytest.param({"event_types": ["message.status"] * 101}, "event_types", id="over-100-event-types"),
+    pytest.param({"session_ids": [str(uuid.uuid4()) for _ in range(1001)]}, "session_ids", id="over-1000-sessions"),
+    pytest.param({"description": "x" * 201}, "description", id="long-description"),
+    pytest.param({"url": "http://127.0.0.1:9/" + "x" * 2000}, "url", id="long-url"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), TOO_MUCH)
+def test_create_and_update_have_the_same_limits(
+    client: APIClient, endpoint: WebhookEndpoint, body: dict[str, Any], field: str
+) -> None:
+    created = client.post("/api/v1/webhooks", {"url": HOOK, **body}, format="json")
+    updated = client.patch(f"/api/v1/webhooks/{endpoint.pk}", body, format="json")
+
+    for response in (created, updated):
+        assert response.status_code == 400, response.content
+        assert set(response.json()["error"]["details"]) == {field}
+    assert WebhookEndpoint.objects.get() == endpoint
+    assert WebhookEndpoint.objects.get().event_types == []
+
+
+def test_repeated_event_types_and_sessions_are_kept_once(client: APIClient, endpoint: WebhookEndpoint) -> None:
+    session_id = str(uuid.uuid4())
+    body = {"event_types": ["message.status", "message.received", "message.status"], "session_ids": [session_id] * 3}
+
+    response = client.patch(f"/api/v1/webhooks/{endpoint.pk}", body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["event_types"], response.json()["session_ids"]) == (
+        ["message.status", "message.received"],
+        [session_id],
+    )
 
 
 @override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=False)

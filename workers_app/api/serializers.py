@@ -24,7 +24,7 @@ class RunningSessionSerializer(serializers.Serializer[Any]):
 
 
 class HeartbeatSerializer(serializers.Serializer[Any]):
-    load = serializers.IntegerField(min_value=0)
+    load = serializers.IntegerField(min_value=0, max_value=2**31 - 1)  # what Worker.load holds; more was a 500
     sessions = RunningSessionSerializer(many=True, max_length=100_000)  # type: ignore[call-arg]
     stored = serializers.ListField(child=serializers.UUIDField(), max_length=100_000, default=list)
 

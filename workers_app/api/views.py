@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from paas.api.parsers import ReplacingJSONParser
 from paas.no_store import no_store
 from sessions_app.services.ingest import ingest_events
 from workers_app.api.authentication import WorkerTokenAuthentication
@@ -31,6 +32,7 @@ class InternalView(APIView):
     authentication_classes = [WorkerTokenAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes: list[Any] = []
+    large_bodies = True  # a heartbeat lists every session, an event batch carries up to 1,000 messages
 
     @property
     def worker(self) -> Worker:
@@ -92,6 +94,9 @@ class HeartbeatView(InternalView):
 
 @extend_schema(exclude=True)
 class EventsView(InternalView):
+    # Events relay what WhatsApp users sent: a NUL in a message becomes U+FFFD rather than refusing the whole batch.
+    parser_classes = [ReplacingJSONParser]
+
     def post(self, request: Request) -> Response:
         form = EventBatchSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -39,6 +39,7 @@ RUNNING = {"id": "6f1c1b9e-3f43-4c36-9a39-2a4f7d3f0c11", "epoch": 1, "state": "c
         pytest.param({"sessions": [], "stored": []}, "load", id="missing-load"),
         pytest.param({"load": -1, "sessions": [], "stored": []}, "load", id="negative-load"),
         pytest.param({"load": "many", "sessions": [], "stored": []}, "load", id="load-not-a-number"),
+        pytest.param({"load": 2**31, "sessions": [], "stored": []}, "load", id="load-beyond-the-column"),  # was a 500
         pytest.param({"load": 1, "stored": []}, "sessions", id="missing-sessions"),
         pytest.param(
             {"load": 1, "sessions": [{**RUNNING, "id": "nope"}], "stored": []}, "sessions", id="bad-session-id"
