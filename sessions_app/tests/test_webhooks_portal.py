@@ -39,6 +39,15 @@ def test_a_private_address_is_refused_with_the_reason(as_role: Callable[[str], C
     assert not WebhookEndpoint.objects.exists()
 
 
+def test_a_url_with_a_port_over_65535_is_refused_with_the_reason(
+    as_role: Callable[[str], Client], admin: Membership
+) -> None:
+    response = as_role("admin").post("/workspace/webhooks/", {"url": "https://example.com:99999/hook"})
+    assert response.status_code == 400  # reading the port raised ValueError: a 500
+    assert "port cannot be read" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_members_cannot_see_webhooks(as_role: Callable[[str], Client], member: Membership) -> None:
     assert as_role("member").get("/workspace/webhooks/").status_code == 403
 
