@@ -16,15 +16,14 @@ import io
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ValidationError
 
-if TYPE_CHECKING:
-    from paas.api.errors import APIError
+from paas.api.errors import APIError
 
 # Deeper JSON is refused (metadata, event data and filters are a few levels deep): far below Python's recursion
 # limit, which the parser, the serializers and the database's own JSON parser would otherwise reach.
@@ -51,9 +50,6 @@ def replace_unstorable(text: str) -> str:
 
 
 def too_deep() -> APIError:
-    # Imported here: paas.api.errors imports DRF's views, which load the parser classes (this module) from settings.
-    from paas.api.errors import APIError
-
     return APIError("json_too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels.")
 
 
@@ -64,8 +60,6 @@ def body_limit(view: Any) -> int:
 
 
 def too_large(limit: int) -> APIError:
-    from paas.api.errors import APIError
-
     return APIError(
         "request_too_large", f"The request body is larger than {limit} bytes.", status_code=413,
         details={"max_bytes": limit},
