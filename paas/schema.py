@@ -6,11 +6,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from paas.api.parsers import MAX_JSON_DEPTH
 from paas.api.permissions import required_scope
 
 
@@ -146,15 +148,21 @@ class SwitchboardAutoSchema(AutoSchema):
         scope = required_scope(self.view, self.method)
         if scope:
             errors["403"] = {"missing_scope": f"the API key lacks the scope `{scope}`"}
-        bad: dict[str, str] = {}
+        # The query string is checked on every operation (paas/api/middleware.py), the body where there is one.
+        fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        bad = {
+            "validation_error": "a query parameter holds a NUL character",
+            "too_many_fields": f"more than {fields:,} query parameters",
+        }
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
             bad["validation_error"] = (
-                "a field is missing or wrong (or holds a NUL character); `details` maps each field to its messages"
+                "a field is missing or wrong, or holds a NUL character; `details` maps each field to its messages"
             )
             bad["parse_error"] = "the body is not valid JSON (or not a valid form)"
-            bad["json_too_deep"] = "the JSON nests deeper than 64 levels"
-            bad["too_many_fields"] = "a form with more than 1,000 fields"
-            bad["too_many_files"] = "a multipart body with more files than the gateway accepts"
+            bad["json_too_deep"] = f"the JSON nests deeper than {MAX_JSON_DEPTH} levels"
+            bad["too_many_fields"] = f"more than {fields:,} form fields or query parameters"
+            bad["too_many_files"] = f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files in a multipart body"
+            bad["bad_request"] = "another body Django finds malformed"
             errors["413"] = {"request_too_large": "the body is larger than the gateway accepts (`details.max_bytes`)"}
             errors["415"] = {
                 "unsupported_media_type": "the body is not `application/json`, `multipart/form-data` or "
@@ -164,8 +172,7 @@ class SwitchboardAutoSchema(AutoSchema):
         if paginator is not None:
             bad["invalid_cursor"] = "`cursor` is not one this list handed out"
             bad["invalid_page_size"] = f"`page_size` is not a whole number from 1 to {paginator.max_page_size}"
-        if bad:
-            errors["400"] = bad
+        errors["400"] = bad
         if "{" in self.path:
             errors["404"] = {"not_found": "no such object in this workspace (or the id is not a UUID)"}
         errors["429"] = {"rate_limited": "this API key made too many requests; `details.retry_after` is in seconds"}

@@ -101,6 +101,8 @@ def test_answers_are_documented_as_they_are_sent(schema: dict[str, Any]) -> None
     for code in ("invalid_cursor", "invalid_page_size"):
         assert f"`{code}`" in paths["/api/v1/sessions"]["get"]["responses"]["400"]["description"]
     assert "`request_too_large`" in paths["/api/v1/sessions"]["post"]["responses"]["413"]["description"]
+    # The query string is checked on every operation, even one that reads no parameter.
+    assert "`too_many_fields`" in paths["/api/v1/sessions/{id}"]["get"]["responses"]["400"]["description"]
     assert "`scope_exceeds_key`" in paths["/api/v1/api-keys"]["post"]["responses"]["403"]["description"]
     assert "`scope_exceeds_key`" in paths["/api/v1/api-keys/{id}"]["delete"]["responses"]["403"]["description"]
 

@@ -121,7 +121,10 @@ message_list = extend_schema(
     ],
     responses={
         200: MessageSerializer(many=True),
-        400: error("The request is not valid.", validation_error="`since` or `until` is not an ISO 8601 time"),
+        400: error(
+            "The request is not valid.",
+            validation_error="`since` or `until` is not an ISO 8601 time, or a parameter holds a NUL character",
+        ),
     },
 )
 message_send = extend_schema(
@@ -169,7 +172,7 @@ message_send = extend_schema(
             target_not_found="the reaction's `message_id` or the `target` is not a message of this session",
             not_own_message="an edit or delete of a message this session did not send",
             target_in_other_chat="`to` is not the chat of the message referred to",
-            invalid_idempotency_key="the Idempotency-Key is longer than 200 characters",
+            invalid_idempotency_key="the Idempotency-Key is longer than 200 characters, or holds a NUL character",
         ),
         409: error(
             "The message cannot be sent now.",
