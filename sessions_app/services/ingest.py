@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,6 +24,9 @@ from sessions_app.services.state import publish, set_state
 from workers_app.models import Worker
 
 logger = logging.getLogger(__name__)
+# What an event's own data raises when it cannot be stored or applied, however often it is sent again; anything else
+# (the database away, a bug) leaves the event unconfirmed, for the worker to send again.
+MALFORMED = (DataError, ValidationError, ValueError, TypeError, KeyError, AttributeError)
 
 
 class HeldEpochs:
@@ -114,10 +118,15 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
                         outcome = _ingest_one(worker, event, session, held)
                 except IntegrityError:
                     outcome = "duplicate"  # the same event arrived twice at once (another request stored it first)
+                except MALFORMED as error:
+                    # Its data can never apply (a field too long for its column, a value of the wrong type): retried,
+                    # it would fail again for ever and hold up nothing but itself, so it is refused.
+                    logger.warning("event %s of worker %s refused: %r", event_id, worker.name, error)
+                    outcome = "invalid_event"
                 except Exception:
                     logger.exception("event %s of worker %s could not be applied", event_id, worker.name)
                     outcome = "error"
-                if outcome in ("duplicate", "error") and session is not None:
+                if outcome in ("duplicate", "error", "invalid_event") and session is not None:
                     session.refresh_from_db()  # the savepoint rolled back; so does our copy
             if outcome == "accepted":
                 seen.add(event_id)

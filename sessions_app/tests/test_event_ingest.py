@@ -285,3 +285,30 @@ def test_a_parked_session_is_not_placed_again_by_a_heartbeat(hosted: tuple[Worke
     assert response.json()["sessions"] == []
     assert reloaded(session).worker is None
     assert reloaded(session).state == SessionState.FAILED
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"timestamp": "not a time"}, id="a-time-that-is-not-one"),
+        pytest.param({"timestamp": "2026-13-45T99:00:00"}, id="a-date-that-does-not-exist"),
+    ],
+)
+def test_a_message_event_whose_data_can_never_apply_is_refused_not_retried_for_ever(
+    hosted: tuple[Worker, str, WhatsAppSession], data: dict[str, Any]
+) -> None:
+    from sessions_app.models import Message
+    from sessions_app.tests.message_helpers import received
+
+    _, raw, session = hosted
+    broken = event(session, "message.received", received("3EB0BAD", **data))
+    fine = event(session, "message.received", received("3EB0FINE"))
+
+    answer = post(raw, [broken, fine])
+
+    assert answer == {
+        "accepted": [fine["id"]],
+        "duplicates": [],
+        "rejected": [{"id": broken["id"], "code": "invalid_event"}],
+    }
+    assert list(Message.objects.filter(session=session).values_list("wa_id", flat=True)) == ["3EB0FINE"]
