@@ -67,12 +67,15 @@ def test_many_requests_do_not_open_redis_connections() -> None:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
 def test_closed_database_connections_go_back_to_the_pool() -> None:
-    assert getattr(connection, "pool", None) is not None
+    pool = getattr(connection, "pool", None)
+    assert pool is not None
     backends = set()
     for _ in range(20):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backends.add(cursor.fetchone())
         connection.close()  # what Django does at the end of every request
-    # Without the pool every round would be a new PostgreSQL backend; the pool keeps a few and hands them out again.
-    assert len(backends) <= 3
+    # Without the pool every round would be a new PostgreSQL backend; the pool keeps a few and hands them out again,
+    # each in turn (earlier tests that ran queries in threads may have left it more than one).
+    kept = pool.get_stats()["pool_size"]
+    assert len(backends) <= max(kept, 3) < 20
