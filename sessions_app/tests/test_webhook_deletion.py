@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Scope, Workspace
 from accounts.services.api_keys import api_key_create
+from accounts.services.workspaces import workspace_delete
 from sessions_app.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint, WhatsAppSession
 from sessions_app.services import webhooks
 from sessions_app.tasks import deliver_webhook
@@ -207,3 +208,35 @@ def test_deliveries_made_while_the_endpoint_is_deleted_do_not_fail_either_side(
     assert deleting.result() == 204
     assert_nothing_left_of(endpoint)
     assert Event.objects.filter(type="message.received").exists()
+
+
+def test_a_workspace_deleted_while_an_attempt_is_logged_goes_whole(
+    owner: Membership, session: WhatsAppSession, held: Receiver
+) -> None:
+    workspace = owner.workspace
+    endpoint = endpoint_for(workspace, held.url())
+    delivery = only_delivery(publish(session))
+    sending = Concurrently(lambda: deliver_webhook(str(delivery.pk)))
+    held.wait_for(1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_delivery() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Delivery._meta.db_table} WHERE id = %s FOR KEY SHARE", [delivery.pk])  # noqa: S608
+            holding.set()
+            release.wait(20)
+
+    holder = Concurrently(hold_the_delivery)
+    holding.wait(10)
+    deleting = Concurrently(lambda: workspace_delete(workspace=workspace, actor=owner))
+    until(lambda: waiting_on_locks() >= 1, "the delete waits for the delivery's row")
+
+    held.released.set()
+    until(lambda: sending.done or waiting_on_locks() >= 2, "the attempt is logged or waits for the endpoint's row")
+    release.set()
+    holder.result()
+
+    deleting.result()  # it raised IntegrityError: the attempt logged meanwhile named a delivery it deleted
+    sending.result()
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert_nothing_left_of(endpoint)
