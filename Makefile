@@ -5,7 +5,8 @@ BIN := $(abspath $(VENV))/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 # make run is for a developer's machine: DEBUG on unless the environment says otherwise.
-RUN_ENV := DEBUG=$${DEBUG:-true} PATH=$(BIN):$$PATH
+# SITE_URL (e-mail links, the CSP's WebSocket origin) follows HOST and PORT unless the environment sets it.
+RUN_ENV := DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} PATH=$(BIN):$$PATH
 
 .PHONY: run test lint typecheck pytest css bench clean
 
@@ -26,6 +27,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed-run
 	mkdir -p var
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	@# With DEBUG off static files are served from their collected, hashed copies only.
+	@case "$${DEBUG:-true}" in false|False|0|no|off) $(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput -v0;; esac
 	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_operator
 	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_enrollment --file var/demo-enrollment-token
 	@echo

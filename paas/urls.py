@@ -35,5 +35,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
 ]
 
+handler400 = "paas.views.bad_request"
 handler404 = "paas.views.page_not_found"
 handler500 = "paas.views.server_error"

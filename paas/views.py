@@ -10,6 +10,15 @@ from django.templatetags.static import static
 from paas.api.errors import error_body, is_api_path
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # Django answers here for a Host header not in ALLOWED_HOSTS and other requests it refuses before any view.
+    if is_api_path(request.path):
+        return JsonResponse(
+            error_body("bad_request", "The request cannot be served (its Host is not ours?)."), status=400
+        )
+    return HttpResponse("<h1>Bad Request (400)</h1>", status=400)
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api_path(request.path):
         return JsonResponse(error_body("not_found", f"Nothing at {request.path}."), status=404)

@@ -8,6 +8,7 @@ its access again every ``LIVE_ACCESS_RECHECK_SECONDS`` (and at a key's expiry) i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 Refusal = tuple[int, str]  # the close code and the reason a client is told
+# RFC 6455's close codes for a binary frame where text was expected, and for text that is not JSON.
+UNSUPPORTED_DATA, INVALID_PAYLOAD = 1003, 1007
 
 
 class LiveSocket(AsyncJsonWebsocketConsumer):
@@ -60,6 +63,18 @@ class LiveSocket(AsyncJsonWebsocketConsumer):
         # Events that were already on their way when the socket closed are dropped, not sent after the close.
         if not self.closed:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # A client's bad frame ends its own connection with the WebSocket code for it, not in a traceback.
+        if text_data is None:
+            await self.end(UNSUPPORTED_DATA, "text frames only")
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self.end(INVALID_PAYLOAD, "frames must be JSON")
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -101,3 +101,13 @@ def test_throttling_is_429_with_retry_after_per_key(api_client_for: Any, workspa
     assert error["details"]["retry_after"] >= 0
     # Another key of the same workspace has its own allowance.
     assert api_client_for(workspace).client.get("/api/v1/whoami").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(ALLOWED_HOSTS=["switchboard.example.com"])
+def test_a_host_that_is_not_ours_is_a_json_400_under_the_api_prefixes(client: Client) -> None:
+    for url in ("/api/v1/whoami", "/internal/v1/heartbeat", "/api/v1/nope"):
+        assert_error(client.get(url, HTTP_HOST="evil.example"), 400, "bad_request")
+    page = client.get("/accounts/login/", HTTP_HOST="evil.example")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")

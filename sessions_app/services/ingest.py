@@ -26,7 +26,7 @@ from workers_app.models import Worker
 logger = logging.getLogger(__name__)
 # What an event's own data raises when it cannot be stored or applied, however often it is sent again; anything else
 # (the database away, a bug) leaves the event unconfirmed, for the worker to send again.
-MALFORMED = (DataError, ValidationError, ValueError, TypeError, KeyError, AttributeError)
+MALFORMED = (DataError, ValidationError, ValueError, TypeError, KeyError, AttributeError, OverflowError)
 
 
 class HeldEpochs:

@@ -292,6 +292,7 @@ def test_a_parked_session_is_not_placed_again_by_a_heartbeat(hosted: tuple[Worke
     [
         pytest.param({"timestamp": "not a time"}, id="a-time-that-is-not-one"),
         pytest.param({"timestamp": "2026-13-45T99:00:00"}, id="a-date-that-does-not-exist"),
+        pytest.param({"timestamp": 1e20}, id="a-time-out-of-range"),
     ],
 )
 def test_a_message_event_whose_data_can_never_apply_is_refused_not_retried_for_ever(

@@ -169,3 +169,36 @@ def test_a_revoke_service_call_without_a_transaction_closes_the_stream_too(works
         assert await closed_with(socket) == (4401, "api_key_revoked")
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        pytest.param({"text_data": "hello"}, 1007, id="text-that-is-not-json"),
+        pytest.param({"text_data": "[" * 100_000 + "]" * 100_000}, 1007, id="json-too-deep-to-parse"),
+        pytest.param({"bytes_data": b"\x00"}, 1003, id="a-binary-frame"),
+    ],
+)
+def test_a_bad_frame_closes_the_socket_with_its_code(
+    workspace: Workspace, owner: Membership, frame: dict[str, Any], code: int
+) -> None:
+    raw = api_key_create(workspace=workspace, name="reader", scopes=READ, created_by=None).raw_key
+    browser = signed_in(owner)
+
+    async def scenario() -> None:
+        for socket in (await opened(stream(raw)), await opened(portal(browser))):
+            await socket.send_to(**frame)
+            assert (await closed_with(socket))[0] == code
+
+    run(scenario)
+
+
+def test_a_socket_to_an_unknown_path_is_refused() -> None:
+    async def scenario() -> None:
+        for path in ("/ws/v1/nope", "/", "/api/v1/sessions"):
+            socket = WebsocketCommunicator(application, path)
+            connected, _ = await socket.connect(timeout=WAIT)
+            assert not connected, path
+            await socket.disconnect()
+
+    run(scenario)
