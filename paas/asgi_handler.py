@@ -22,6 +22,11 @@
    in one call on the request's thread: about a tenth less CPU per request, measured on ``GET /api/v1/whoami``. An
    async view would still work (Django runs it with ``async_to_sync``); there is none.
 
+4. A body sent with ``Transfer-Encoding: chunked`` under /api/ and /internal/ is refused with 411 before it is read.
+   Django spools the whole body but takes its length only from Content-Length, and DRF reads no body at all without
+   one, so such a body was silently empty (a create answered "name: This field is required"), and a body of any
+   size was stored in a temporary file first. The worker node (aiohttp with ``json=``) sends Content-Length.
+
 Django is pinned; paas/tests/test_asgi_handler.py checks the behaviour and the absence of the cycle, so an upgrade
 that changes ``handle`` shows up there.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -60,6 +66,9 @@ class SwitchboardASGIHandler(ASGIHandler):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        if _chunked_api_request(scope):
+            await _length_required(send)
+            return
         idle = self._executors()
         executor = await idle.get()
         try:
@@ -76,6 +85,27 @@ class SwitchboardASGIHandler(ASGIHandler):
         if message["type"] != "http.disconnect":
             raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
         # The client went away (or the response is complete): handle() cancels the view if it is still running.
+
+
+def _chunked_api_request(scope: Any) -> bool:
+    from paas.api.errors import is_api_path
+
+    return is_api_path(scope["path"]) and any(name.lower() == b"transfer-encoding" for name, _ in scope["headers"])
+
+
+async def _length_required(send: Any) -> None:
+    from paas.api.errors import error_body
+
+    message = "Send the request body with a Content-Length header; chunked bodies are not accepted."
+    body = json.dumps(error_body("length_required", message)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"connection", b"close"),  # the unread body must not be taken for the next request
+    ]
+    await send({"type": "http.response.start", "status": 411, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def get_asgi_application() -> SwitchboardASGIHandler:
