@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from paas.api.fields import JSONObjectField
 from sessions_app.models import PairingMethod, WhatsAppSession
 
 
@@ -54,7 +55,7 @@ class SessionCreateSerializer(serializers.Serializer[Any]):
         help_text="With pairing_method code: the number being linked, with its country code. The session then asks "
         "for its pairing code by itself as soon as it is ready.",
     )  # fmt: skip
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = JSONObjectField(required=False, default=dict)
     start = serializers.BooleanField(default=True, help_text="Start pairing at once (default).")
     send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
 
@@ -112,7 +113,7 @@ def normalize_phone(raw: str, *, strict: bool = True) -> str:
 
 class SessionUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, required=False)
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
     send_rate_per_minute = serializers.IntegerField(required=False, min_value=1, allow_null=True)
 
     validate_send_rate_per_minute = SessionCreateSerializer.validate_send_rate_per_minute
