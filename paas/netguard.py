@@ -67,6 +67,8 @@ def resolve(url: str, *, allow_private: bool = False) -> Target:
         raise ForbiddenTarget("url_invalid", "The URL has no host.")
     if parts.username or parts.password:
         raise ForbiddenTarget("url_invalid", "URLs with credentials are not allowed.")
+    if given_port == 0:  # no server listens on port 0, and 0 must not fall back to the default port
+        raise ForbiddenTarget("url_invalid", "The URL's port cannot be 0.")
     port = given_port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)

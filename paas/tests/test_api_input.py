@@ -247,8 +247,10 @@ def test_the_worker_api_keeps_a_received_message_holding_a_nul_with_u_fffd_in_it
     assert Message.objects.get(wa_id="3EB0NUL").content["text"] == "a\ufffdb\ufffdc"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/hook", "http://[::1]:70000/hook"])
-def test_a_url_whose_port_is_over_65535_is_refused(client: APIClient, session: WhatsAppSession, url: str) -> None:
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/hook", "http://[::1]:70000/hook", "http://127.0.0.1:0/hook", "http://[::1]:00/"]
+)
+def test_a_url_whose_port_is_0_or_over_65535_is_refused(client: APIClient, session: WhatsAppSession, url: str) -> None:
     # Django's URLValidator lets such a port through, and reading it raised ValueError: a 500.
     assert_error(client.post("/api/v1/webhooks", {"url": url}, format="json"), 400, "url_invalid")
     send = {"to": "+15550100002", "type": "image", "media": {"url": url}}

@@ -111,6 +111,8 @@ def test_schemes_other_than_http_and_https_are_refused(url: str, allow_private: 
     [
         ("http://user:secret@example.com/x", "url_invalid"),
         ("http:///x", "url_invalid"),
+        ("http://93.184.216.34:0/hook", "url_invalid"),  # not port 80
+        ("https://example.com:00/hook", "url_invalid"),
         ("http://no-such-host.invalid/x", "url_unresolvable"),
     ],
 )
