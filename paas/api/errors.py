@@ -7,6 +7,7 @@ stable machine-readable ``code`` that clients can switch on and a ``message`` a 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -75,8 +76,8 @@ def _message(exc: exceptions.APIException) -> str:
     if isinstance(exc, exceptions.ValidationError):
         return "The request is not valid; see details for each field."
     if isinstance(exc, exceptions.Throttled):
-        wait = getattr(exc, "wait", None)
-        return f"Too many requests. Try again in {wait:.0f} seconds." if wait else "Too many requests."
+        wait = retry_after(exc)
+        return f"Too many requests. Try again in {wait} seconds." if wait is not None else "Too many requests."
     detail = exc.detail
     if isinstance(detail, list | dict):
         return str(exc.default_detail)
@@ -89,10 +90,18 @@ def _details(exc: exceptions.APIException) -> Any:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         return detail if isinstance(detail, dict) else {"non_field_errors": detail}
-    wait = getattr(exc, "wait", None)
-    if isinstance(exc, exceptions.Throttled) and wait is not None:
-        return {"retry_after": round(wait)}
+    wait = retry_after(exc)
+    if wait is not None:
+        return {"retry_after": wait}
     return None
+
+
+def retry_after(exc: exceptions.APIException) -> int | None:
+    """A 429's seconds to wait, the same in Retry-After, details and message: whole, at least 1 (DRF rounds up)."""
+    wait = getattr(exc, "wait", None)
+    if not isinstance(exc, exceptions.Throttled) or wait is None:
+        return None
+    return max(1, math.ceil(wait))
 
 
 def _refused_request(exc: SuspiciousOperation, view: Any) -> APIError:
@@ -136,8 +145,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait) + 1)  # type: ignore[attr-defined]
+    wait = retry_after(exc)
+    if wait is not None:
+        headers["Retry-After"] = str(wait)
     set_rollback()
     return Response(error_body(_error_code(exc), _message(exc), _details(exc)), status=exc.status_code, headers=headers)
 

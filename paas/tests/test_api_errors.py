@@ -8,10 +8,12 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import path
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Workspace
+from paas.api.errors import api_exception_handler
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -97,10 +99,21 @@ def test_throttling_is_429_with_retry_after_per_key(api_client_for: Any, workspa
     assert statuses == [200, 200, 200, 429]
     response = client.get("/api/v1/whoami")
     error = assert_error(response, 429, "rate_limited")
-    assert int(response["Retry-After"]) >= 1
-    assert error["details"]["retry_after"] >= 0
+    seconds = int(response["Retry-After"])
+    assert seconds >= 1
+    assert error["details"]["retry_after"] == seconds
+    assert f"Try again in {seconds} seconds." in error["message"]
     # Another key of the same workspace has its own allowance.
     assert api_client_for(workspace).client.get("/api/v1/whoami").status_code == 200
+
+
+@pytest.mark.parametrize(("wait", "seconds"), [(39.2, 40), (40.0, 40), (0.0, 1), (0.3, 1)])
+def test_retry_after_details_and_message_tell_the_same_whole_seconds(wait: float, seconds: int) -> None:
+    response = api_exception_handler(exceptions.Throttled(wait=wait), {})
+
+    assert response["Retry-After"] == str(seconds)
+    assert response.data["error"]["details"] == {"retry_after": seconds}
+    assert response.data["error"]["message"] == f"Too many requests. Try again in {seconds} seconds."
 
 
 @pytest.mark.django_db
