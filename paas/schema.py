@@ -69,6 +69,7 @@ _STATUS_DESCRIPTIONS = {
     "404": "Not found.",
     "406": "The Accept header does not allow `application/json`.",
     "409": "The current state does not allow this.",
+    "411": "The body was sent without a Content-Length (chunked).",
     "413": "The request is too large.",
     "415": "The body's content type is not accepted.",
     "422": "The request cannot be processed.",
@@ -163,6 +164,7 @@ class SwitchboardAutoSchema(AutoSchema):
             bad["too_many_fields"] = f"more than {fields:,} form fields or query parameters"
             bad["too_many_files"] = f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files in a multipart body"
             bad["bad_request"] = "another body Django finds malformed"
+            errors["411"] = {"length_required": "the body was sent chunked, without a Content-Length header"}
             errors["413"] = {"request_too_large": "the body is larger than the gateway accepts (`details.max_bytes`)"}
             errors["415"] = {
                 "unsupported_media_type": "the body is not `application/json`, `multipart/form-data` or "
