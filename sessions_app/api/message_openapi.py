@@ -197,7 +197,11 @@ message_media = extend_schema(
     "its own content type and file name.",
     responses={
         (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, with its own content type."),
-        404: error("Not found.", no_media="the message has no media"),
+        404: error(
+            "Not found.",
+            no_media="the message has no media",
+            media_unavailable="the message names media that its storage does not hold (any more)",
+        ),
     },
 )
 chat_list = extend_schema(

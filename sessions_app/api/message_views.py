@@ -34,6 +34,7 @@ from sessions_app.api.message_serializers import (
 from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
 from sessions_app.selectors import workspace_session
 from sessions_app.services import idempotency, messaging
+from sessions_app.services.media import attachment_name, open_stored
 from sessions_app.services.send import message_send
 
 
@@ -153,15 +154,16 @@ class MessageMediaView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Message]
 
     @openapi.message_media
     def get(self, request: Request, pk: str) -> Any:
-        from django.core.files.storage import default_storage
-
         message = self.get_object()
         if not message.media_path:
             raise APIError("no_media", "This message has no media.", status_code=404)
-        handle = default_storage.open(message.media_path, "rb")
-        response = FileResponse(handle, content_type=message.media_mime or "application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{message.media_filename or "media"}"'
-        return response
+        handle = open_stored(message.media_path)
+        # FileResponse writes Content-Disposition with django.utils.http.content_disposition_header: filename*= when
+        # the name is not ASCII, quotes and backslashes escaped otherwise.
+        return FileResponse(
+            handle, as_attachment=True, filename=attachment_name(message.media_filename),
+            content_type=message.media_mime or "application/octet-stream",
+        )  # fmt: skip
 
 
 class ChatListView(SessionScopedMixin, APIView):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from paas import sql
 from sessions_app.models import STATUS_RANK, Direction, Message, MessageStatus, MessageType, WhatsAppSession
 from sessions_app.services import deferred
+from sessions_app.services.media import is_inbound_path
 from sessions_app.services.recipients import jid_phone
 from sessions_app.services.state import group_send_after_commit
 
@@ -215,7 +216,7 @@ def _message_from(session: WhatsAppSession, data: dict[str, Any], *, own: bool, 
     kind = str(data.get("type", "text"))
     sender_jid = str(data.get("sender_jid", ""))
     sender_phone = str(data.get("sender_phone") or jid_phone(sender_jid) or jid_phone(str(data.get("sender_alt", ""))))
-    media = data.get("media") or {}
+    media = _received_media(session, data)
     when = _when(data.get("timestamp"))
     return Message(
         workspace_id=session.workspace_id,
@@ -240,6 +241,21 @@ def _message_from(session: WhatsAppSession, data: dict[str, Any], *, own: bool, 
         timestamp=when,
         unread=not own and kind not in TARGET_EVENTS,
     )
+
+
+def _received_media(session: WhatsAppSession, data: dict[str, Any]) -> dict[str, Any]:
+    """The event's media, when its path is where the worker keeps this session's media. A path elsewhere (another
+    session's media, a snapshot) would have the gateway serve that object to this workspace: the message is kept
+    without media instead, as a message whose media the worker could not download is."""
+    media = data.get("media") or {}
+    if not isinstance(media, dict):
+        return {}
+    path = str(media.get("path", ""))
+    if path and not is_inbound_path(path, session_id=session.pk):
+        logger.warning("session %s: media path %r of %s is outside the session's own; dropped",
+                       session.pk, path[:300], data.get("wa_id"))  # fmt: skip
+        return {}
+    return media
 
 
 def _change_target(kind: str, target: Message, sender_jid: str, data: dict[str, Any]) -> None:

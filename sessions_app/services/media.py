@@ -6,10 +6,13 @@ import base64
 import binascii
 import hashlib
 import mimetypes
+import posixpath
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -137,3 +140,29 @@ def check(kind: str, data: bytes, declared_mime: str, filename: str) -> Media:
 def store(media: Media, *, session_id: object, message_id: object) -> str:
     path = f"media/{session_id}/{message_id}/{media.filename}"
     return default_storage.save(path, ContentFile(media.data))
+
+
+def open_stored(path: str) -> File:
+    """A message's stored media for reading, or 404 media_unavailable when storage no longer has it (or never could:
+    a name too long for the filesystem, or one outside the storage's root)."""
+    try:
+        return default_storage.open(path, "rb")
+    except (OSError, SuspiciousFileOperation):
+        raise APIError("media_unavailable", "This message's media is no longer in storage.", status_code=404) from None
+
+
+def attachment_name(filename: str) -> str:
+    """A stored file name fit for Content-Disposition: control characters (a CR/LF would split the header) removed."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "", filename).strip() or "media"
+
+
+def is_inbound_path(path: str, *, session_id: object) -> bool:
+    """Whether a worker's received-media path lies where workers keep that session's media (``inbound/<session>/``,
+    worker_node/media.py), as a plain name: no dot-dot or empty segment that would lead elsewhere in storage."""
+    prefix = f"inbound/{session_id}/"
+    return (
+        len(path) <= 300  # Message.media_path: a longer name cut short would name another object
+        and path.startswith(prefix)
+        and len(path) > len(prefix)
+        and posixpath.normpath(path) == path
+    )

@@ -101,11 +101,13 @@ def test_session_status_envelopes_match_their_schema(workspace: Workspace) -> No
 def test_message_received_envelopes_match_their_schema() -> None:
     session = connected_session()
     events.on_received(session, received("IN-TEXT", content={"text": "hi", "mentions": ["15550100001@s.whatsapp.net"]}))
-    media = {"path": "media/in/receipt.png", "mime": "image/png", "size": 69, "sha256": "b1ff" * 16}
+    inbound = f"inbound/{session.pk}"  # where the worker keeps this session's received media
+    media = {"path": f"{inbound}/IN-IMAGE/receipt.png", "mime": "image/png", "size": 69, "sha256": "b1ff" * 16}
     events.on_received(session, received("IN-IMAGE", type="image", content={"caption": "receipt"},
                                          media={**media, "filename": "receipt.png"}))  # fmt: skip
     events.on_received(session, received("IN-DOC", type="document", content={},
-                                         media={"path": "media/in/x.pdf", "mime": "application/pdf"}))  # fmt: skip
+                                         media={"path": f"{inbound}/IN-DOC/x.pdf",
+                                                "mime": "application/pdf"}))  # fmt: skip
     place = {"latitude": 52.52, "longitude": 13.405, "name": "Shop", "address": "Alexanderplatz 1"}
     events.on_received(session, received("IN-LOC", type="location", content={"location": place}))
     card = {"name": "Support desk", "phone": "+4930123456", "organization": "ACME"}

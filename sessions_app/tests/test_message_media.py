@@ -75,3 +75,37 @@ def test_another_workspaces_media_is_not_found(client: APIClient, outsider: Memb
     theirs = received_with_media(connected_session(workspace=outsider.workspace), OGG, "audio/ogg", "note.ogg")
 
     assert_api_error(download(client, theirs.pk), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("inbound/none/3EB0M/gone.ogg", id="missing"),
+        pytest.param("inbound/" + "a" * 292, id="name-too-long"),
+    ],
+)
+def test_media_missing_from_storage_is_unavailable(client: APIClient, session: WhatsAppSession, path: str) -> None:
+    message = inbound(session, "3EB0M", type="voice", media_path=path, media_mime="audio/ogg")
+
+    assert_api_error(download(client, message.pk), 404, "media_unavailable")
+
+
+def test_a_non_latin1_file_name_is_sent_as_utf8(client: APIClient, session: WhatsAppSession) -> None:
+    message = received_with_media(session, OGG, "application/pdf", "счёт.pdf")
+
+    response = download(client, message.pk)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''%D1%81%D1%87%D1%91%D1%82.pdf"
+
+
+def test_quotes_and_line_breaks_in_a_file_name_cannot_break_the_header(
+    client: APIClient, session: WhatsAppSession
+) -> None:
+    message = received_with_media(session, OGG, "audio/ogg", "note.ogg")
+    Message.objects.filter(pk=message.pk).update(media_filename='a"b\r\nSet-Cookie: x=1\t.ogg')
+
+    response = download(client, message.pk)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="a\\"bSet-Cookie: x=1.ogg"'
