@@ -101,6 +101,21 @@ def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None
         time.sleep(0.01)
 
 
+def holding_the_row_of(delivery: Delivery) -> tuple[Concurrently, threading.Event]:
+    """A transaction that holds ``delivery``'s row FOR KEY SHARE until the returned event is set."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Delivery._meta.db_table} WHERE id = %s FOR KEY SHARE", [delivery.pk])  # noqa: S608
+            holding.set()
+            release.wait(20)
+
+    holder = Concurrently(hold)
+    assert holding.wait(10)
+    return holder, release
+
+
 def delete_through(way: str, endpoint: WebhookEndpoint, owner: Membership) -> Callable[[], int]:
     """The endpoint's deletion as the API or the portal makes it; returns the HTTP status."""
     if way == "api":
@@ -156,16 +171,7 @@ def test_an_attempt_logged_while_the_endpoint_is_being_deleted_does_not_fail_the
 
     # A transaction that holds the delivery's row (as a foreign-key check does) stops the delete half-way, after it
     # has read the log it deletes and before it has deleted the delivery.
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_delivery() -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Delivery._meta.db_table} WHERE id = %s FOR KEY SHARE", [delivery.pk])  # noqa: S608
-            holding.set()
-            release.wait(20)
-
-    holder = Concurrently(hold_the_delivery)
-    holding.wait(10)
+    holder, release = holding_the_row_of(delivery)
     deleting = Concurrently(delete_through("api", endpoint, owner))
     until(lambda: waiting_on_locks() >= 1, "the delete waits for the delivery's row")
 
@@ -218,16 +224,7 @@ def test_a_workspace_deleted_while_an_attempt_is_logged_goes_whole(
     delivery = only_delivery(publish(session))
     sending = Concurrently(lambda: deliver_webhook(str(delivery.pk)))
     held.wait_for(1)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_delivery() -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Delivery._meta.db_table} WHERE id = %s FOR KEY SHARE", [delivery.pk])  # noqa: S608
-            holding.set()
-            release.wait(20)
-
-    holder = Concurrently(hold_the_delivery)
-    holding.wait(10)
+    holder, release = holding_the_row_of(delivery)
     deleting = Concurrently(lambda: workspace_delete(workspace=workspace, actor=owner))
     until(lambda: waiting_on_locks() >= 1, "the delete waits for the delivery's row")
 
