@@ -6,7 +6,20 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from paas.env import bad_value, env_choice, env_float, env_int, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from worker_node.contract.env import Env
+
+# The worker reports a bad variable as the gateway does (node.py prints the message and exits).
+_env = Env(ImproperlyConfigured)
+bad_value, env_bool, env_choice, env_float, env_int, env_str = (
+    _env.bad_value,
+    _env.flag,
+    _env.choice,
+    _env.number,
+    _env.whole,
+    _env.text,
+)
 
 
 def _schedule(name: str, default: str) -> tuple[float, ...]:
@@ -42,6 +55,7 @@ class WorkerConfig:
     data_dir: Path
     object_store_dir: Path
     snapshot_keys: str
+    debug: bool
     snapshot_debounce: float
     sandbox_qr_schedule: tuple[float, ...]
     event_batch_size: int
@@ -69,6 +83,8 @@ class WorkerConfig:
             data_dir=data_dir,
             object_store_dir=var_dir,
             snapshot_keys=env_str("WORKER_SNAPSHOT_KEYS", ""),
+            # The gateway's own DEBUG, so that one switch says "a developer's machine" to every process (make run).
+            debug=env_bool("DEBUG", False),
             snapshot_debounce=env_float("WORKER_SNAPSHOT_DEBOUNCE_SECONDS", 30.0, minimum=0.0),
             sandbox_qr_schedule=_schedule("SANDBOX_QR_SCHEDULE", "60,20,20,20,20,20"),
             event_batch_size=env_int("WORKER_EVENT_BATCH_SIZE", 100, minimum=1, maximum=1000),

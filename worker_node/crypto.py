@@ -51,10 +51,17 @@ class SnapshotKeys:
         return cls(current_id=order[0], keys=keys)
 
     @classmethod
-    def from_setting_or_file(cls, raw: str, fallback: Path) -> SnapshotKeys:
-        """The configured keys, or a development key generated once into ``fallback`` (one machine only)."""
+    def from_setting_or_file(cls, raw: str, fallback: Path, *, development: bool) -> SnapshotKeys:
+        """The configured keys or, in ``development`` (DEBUG on), a development key generated once into ``fallback``."""
         if raw:
             return cls.parse(raw)
+        if not development:
+            # A key of its own would leave every other worker unable to restore this one's snapshots after a failover.
+            raise SnapshotKeyError(
+                "WORKER_SNAPSHOT_KEYS is not set: give every worker of the pool the same keys ('id:base64 of 32 "
+                "bytes', see docs/workers.md, Auth snapshots), or set DEBUG=true on a developer's machine to let this "
+                "worker generate a development key."
+            )
         if not fallback.exists():
             fallback.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(fallback, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

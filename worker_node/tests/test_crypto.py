@@ -123,11 +123,11 @@ def test_a_key_setting_may_carry_spaces_around_its_keys() -> None:
     assert ring.keys == {"a": base64.b64decode(first), "b": base64.b64decode(second)}
 
 
-def test_without_a_setting_a_development_key_is_generated_once(tmp_path: Path) -> None:
+def test_with_debug_on_and_no_setting_a_development_key_is_generated_once(tmp_path: Path) -> None:
     fallback = tmp_path / "keys" / "snapshot-dev.key"
 
-    first = SnapshotKeys.from_setting_or_file("", fallback)
-    second = SnapshotKeys.from_setting_or_file("", fallback)
+    first = SnapshotKeys.from_setting_or_file("", fallback, development=True)
+    second = SnapshotKeys.from_setting_or_file("", fallback, development=True)
 
     assert first == second
     assert first.current_id == "dev"
@@ -138,7 +138,25 @@ def test_a_setting_wins_over_the_development_key(tmp_path: Path) -> None:
     fallback = tmp_path / "snapshot-dev.key"
     configured = f"prod:{key_text()}"
 
-    ring = SnapshotKeys.from_setting_or_file(configured, fallback)
+    ring = SnapshotKeys.from_setting_or_file(configured, fallback, development=True)
 
     assert ring.current_id == "prod"
     assert not fallback.exists()
+
+
+def test_with_debug_off_and_no_setting_it_refuses_and_makes_no_key(tmp_path: Path) -> None:
+    fallback = tmp_path / "snapshot-dev.key"
+
+    with pytest.raises(SnapshotKeyError) as refused:
+        SnapshotKeys.from_setting_or_file("", fallback, development=False)
+
+    assert "WORKER_SNAPSHOT_KEYS is not set" in str(refused.value)
+    assert not fallback.exists()
+
+
+def test_with_debug_off_a_development_key_left_from_before_is_not_used(tmp_path: Path) -> None:
+    fallback = tmp_path / "snapshot-dev.key"
+    SnapshotKeys.from_setting_or_file("", fallback, development=True)
+
+    with pytest.raises(SnapshotKeyError, match="WORKER_SNAPSHOT_KEYS"):
+        SnapshotKeys.from_setting_or_file("", fallback, development=False)
