@@ -159,7 +159,7 @@ def test_messages_arriving_while_the_gateway_is_down_are_stored_once(platform: P
     def while_down() -> None:
         # The worker of A sends straight to B's worker; B's events wait in its spool for the gateway.
         for i in range(10):
-            from workers_app.commands import call_worker
+            from workers_app.client import call_worker
 
             session = WhatsAppSession.objects.select_related("worker").get(pk=a)
             assert session.worker is not None

@@ -6,7 +6,20 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from paas.env import bad_value, env_bool, env_choice, env_float, env_int, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from worker_node.contract.env import Env
+
+# The worker reports a bad variable as the gateway does (node.py prints the message and exits).
+_env = Env(ImproperlyConfigured)
+bad_value, env_bool, env_choice, env_float, env_int, env_str = (
+    _env.bad_value,
+    _env.flag,
+    _env.choice,
+    _env.number,
+    _env.whole,
+    _env.text,
+)
 
 
 def _schedule(name: str, default: str) -> tuple[float, ...]:

@@ -9,6 +9,7 @@ import aiohttp
 
 from worker_node import __version__
 from worker_node.config import WorkerConfig
+from worker_node.contract.events import EVENTS_PATH
 from worker_node.identity import Identity, load_identity, save_identity
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class GatewayClient:
         return await self._post("/internal/v1/heartbeat", body, token=self._token())
 
     async def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        return await self._post("/internal/v1/events", {"events": events}, token=self._token())
+        return await self._post(EVENTS_PATH, {"events": events}, token=self._token())
 
     async def shutting_down(self) -> None:
         await self._post("/internal/v1/workers/shutdown", {}, token=self._token())

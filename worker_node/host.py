@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from worker_node.contract.events import WorkerEvent
 from worker_node.crypto import SnapshotKeyError
 from worker_node.engines.base import (
     Engine,
@@ -44,7 +45,7 @@ class Hosted:
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(30))
 
 
-def envelope(spec: SessionSpec, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def envelope(spec: SessionSpec, kind: str, data: dict[str, Any]) -> WorkerEvent:
     return {
         "id": str(uuid.uuid4()),
         "session_id": spec.id,

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from paas.tokens import hash_token
+from worker_node.contract.tokens import hash_token
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 
+from worker_node.contract.snapshots import inbound_prefix
+
 
 def _storage():  # type: ignore[no-untyped-def]
     from django.core.files.storage import storages
@@ -50,5 +52,5 @@ class StoredMedia:
 
 async def store_inbound(session_id: str, wa_id: str, data: bytes, mime: str, filename: str) -> StoredMedia:
     """Keep received media under the receiving session, so it outlives the sender's copy."""
-    path = await asyncio.to_thread(_write, f"inbound/{session_id}/{wa_id}/{filename or 'media'}", data)
+    path = await asyncio.to_thread(_write, f"{inbound_prefix(session_id)}{wa_id}/{filename or 'media'}", data)
     return StoredMedia(path, mime, filename, len(data), hashlib.sha256(data).hexdigest())

@@ -13,6 +13,7 @@ from aiohttp import web
 from django.core.exceptions import ImproperlyConfigured
 
 from worker_node.config import WorkerConfig
+from worker_node.contract.events import FENCED_CODES
 from worker_node.crypto import SnapshotKeyError, SnapshotKeys
 from worker_node.engines import build_engine
 from worker_node.engines.base import SessionSpec
@@ -24,8 +25,6 @@ from worker_node.spool import Spool
 
 logger = logging.getLogger("worker_node")
 MAX_BACKOFF = 30.0
-# The refusals of ingest that mean "this session is not yours at this epoch".
-FENCED_CODES = frozenset({"stale_epoch", "not_held"})
 
 
 class WorkerNode:

@@ -11,10 +11,12 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from worker_node.contract import commands
+from worker_node.contract.commands import ROUTES, UNSIGNED_PATHS
+from worker_node.contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from worker_node.engines.base import EngineError, SessionSpec
 from worker_node.host import SessionHost
 from worker_node.metrics import exposition
-from worker_node.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,7 +31,7 @@ def build_app(
 ) -> web.Application:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in ("/healthz", "/metrics"):
+        if request.path in UNSIGNED_PATHS:
             return await handler(request)
         body = await request.read()
         ok = verify(
@@ -137,15 +139,15 @@ def build_app(
 
     async def chat_action(request: web.Request) -> web.Response:
         data = await payload(request)
-        action = request.match_info["action"]
+        action = request.path.rsplit("/", 1)[-1]
         try:
             session = running(request).session
-            if action == "mark-read":
+            if action == commands.MARK_READ:
                 await session.mark_read(
                     str(data["chat_jid"]), str(data["sender_jid"]), [str(x) for x in data["wa_ids"]]
                 )
                 return web.json_response({"ok": True})
-            if action == "check-numbers":
+            if action == commands.CHECK_NUMBERS:
                 return web.json_response({"results": await session.check_numbers([str(x) for x in data["phones"]])})
             await session.send_presence(str(data["to"]), str(data["state"]))
             return web.json_response({"ok": True})
@@ -155,15 +157,19 @@ def build_app(
             return error(400, "bad_command", f"Malformed command: {bad!r}")
 
     app = web.Application(middlewares=[authenticate], client_max_size=64 * 1024 * 1024)
-    app.router.add_post("/sessions/{session_id}/outbox", outbox)
-    for action in ("mark-read", "check-numbers", "presence"):
-        app.router.add_post(f"/sessions/{{session_id}}/{{action:{action}}}", chat_action)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/sessions/{session_id}/start", start)
-    app.router.add_post("/sessions/{session_id}/stop", stop)
-    app.router.add_post("/sessions/{session_id}/logout", logout)
-    app.router.add_post("/sessions/{session_id}/forget", forget)
-    app.router.add_post("/sessions/{session_id}/pair-phone", pair_phone)
-    app.router.add_post("/sessions/{session_id}/sandbox/{command}", engine_command)
+    handlers: dict[str, Handler] = {
+        commands.START: start,
+        commands.STOP: stop,
+        commands.LOGOUT: logout,
+        commands.FORGET: forget,
+        commands.PAIR_PHONE: pair_phone,
+        commands.OUTBOX: outbox,
+        commands.SANDBOX: engine_command,
+        **{action: chat_action for action in commands.CHAT_ACTIONS},
+    }
+    assert handlers.keys() == ROUTES.keys(), "every command of the contract has a handler"
+    for name, route in ROUTES.items():
+        app.router.add_post(route, handlers[name])
+    app.router.add_get(commands.HEALTH_PATH, healthz)
+    app.router.add_get(commands.METRICS_PATH, metrics)
     return app

@@ -6,19 +6,14 @@ import asyncio
 import io
 from pathlib import Path
 
+from worker_node.contract.snapshots import snapshot_path
+from worker_node.contract.storage import default_storage_from_env
 from worker_node.crypto import SnapshotKeys, decrypt, encrypt
-
-
-def snapshot_path(session_id: str) -> str:
-    # The gateway deletes the same path on logout and delete (sessions_app.services.lifecycle.snapshot_path).
-    return f"snapshots/{session_id}.bin"
 
 
 def configure_storage(var_dir: Path) -> None:
     """The worker uses Django only for its storage layer: configure exactly that, from the same variables."""
     from django.conf import settings
-
-    from paas.objectstore import default_storage_from_env
 
     if not settings.configured:
         settings.configure(STORAGES={"default": default_storage_from_env(var_dir)}, USE_TZ=True)

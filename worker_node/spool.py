@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ class Spool:
         )
         self._lock = threading.Lock()
 
-    def append(self, event: dict[str, Any]) -> None:
+    def append(self, event: Mapping[str, Any]) -> None:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO events (id, body) VALUES (?, ?)", (event["id"], json.dumps(event)))
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from paas.tokens import ENROLLMENT_TOKEN
+from worker_node.contract.tokens import ENROLLMENT_TOKEN
 from workers_app.models import EnrollmentToken, Worker, WorkerState
 from workers_app.services.drain import worker_drain
 from workers_app.services.enrollment import enrollment_token_revoke, worker_revoke

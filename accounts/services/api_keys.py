@@ -1,4 +1,5 @@
-"""API keys: issuing, resolving and revoking. The key format and hashing are paas.tokens' (``sb_live_…``)."""
+"""API keys: issuing, resolving and revoking. The key format and hashing are those of every
+token (``worker_node/contract/tokens.py``, ``sb_live_…``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.live import CLOSE_UNAUTHENTICATED, api_key_group, close_live_sockets_after_commit
 from accounts.models import APIKey, Scope, User, Workspace
 from paas.api.errors import APIError
-from paas.tokens import API_KEY, hash_token
+from worker_node.contract.tokens import API_KEY, hash_token
 
 KEY_PREFIX = API_KEY.prefix
 # last_used_at is written at most this often per key, so authentication stays one query on the hot path.

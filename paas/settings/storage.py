@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from paas.env import env_bool
-from paas.objectstore import default_storage_from_env
 from paas.settings.base import DEBUG, VAR_DIR
+from worker_node.contract.storage import default_storage_from_env
 
 _default_storage = default_storage_from_env(VAR_DIR)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from paas.objectstore import s3_storage
 from tests.fixtures.services import free_port
+from worker_node.contract.storage import s3_storage
 
 
 def test_healthz_answers_without_touching_dependencies(client: Client) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from paas import netguard
 from paas.tests.local_http import LocalHTTPServer, Route
+from worker_node.contract import netguard
 
 REFUSED = [
     pytest.param("127.0.0.1", id="loopback"),

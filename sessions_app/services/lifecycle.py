@@ -13,14 +13,11 @@ from accounts.models import Workspace
 from paas.api.errors import APIError, Conflict
 from sessions_app.models import Desired, PairingMethod, SessionState, WhatsAppSession
 from sessions_app.services.state import ACTIVE_STATES, PAIRING_STATES, set_state
-from workers_app.commands import call_worker, command_after_commit, session_payload
+from worker_node.contract.snapshots import snapshot_path
+from workers_app.client import WorkerClient
 from workers_app.services.placement import place
 
 logger = logging.getLogger(__name__)
-
-
-def snapshot_path(session_id: object) -> str:
-    return f"snapshots/{session_id}.bin"
 
 
 def enabled_engines() -> list[str]:
@@ -94,7 +91,7 @@ def session_stop(*, session: WhatsAppSession) -> WhatsAppSession:
     session.save(update_fields=["desired"])
     if session.worker is not None and session.state in ACTIVE_STATES:
         # The worker confirms with a "stopped" event; until then the session reads as it is.
-        command_after_commit(session, "stop")
+        WorkerClient(session).lifecycle_after_commit("stop")
     else:
         session.worker = None
         set_state(session, SessionState.STOPPED, "stopped by request", fields=("worker",))
@@ -118,7 +115,7 @@ def session_logout(*, session: WhatsAppSession) -> WhatsAppSession:
     if not session.phone:
         raise Conflict("session_not_linked", "The session is not linked to a WhatsApp account.")
     if session.worker is not None and session.state in ACTIVE_STATES:
-        command_after_commit(session, "logout")
+        WorkerClient(session).lifecycle_after_commit("logout")
     session.desired = Desired.STOP
     session.phone, session.jid, session.push_name, session.connected_at = "", "", "", None
     session.has_snapshot = False
@@ -141,7 +138,7 @@ def session_delete(*, session: WhatsAppSession) -> None:
     session = _locked(session)
     if session.worker is not None:
         online = session.state in (SessionState.CONNECTED, SessionState.RECONNECTING) and bool(session.phone)
-        command_after_commit(session, "logout" if online else "forget")
+        WorkerClient(session).lifecycle_after_commit("logout" if online else "forget")
     delete_snapshot_after_commit(session.pk)
     session.delete()
 
@@ -163,11 +160,7 @@ def _require_pairing(session: WhatsAppSession) -> None:
 
 def session_request_pairing_code(*, session: WhatsAppSession, phone: str) -> str:
     _require_pairing(session)
-    assert session.worker is not None
-    answer = call_worker(
-        session.worker, f"/sessions/{session.pk}/pair-phone", {**session_payload(session), "phone": phone}, timeout=20
-    )
-    code = str(answer["code"])
+    code = str(WorkerClient(session).pair_phone(phone)["code"])
     with transaction.atomic():
         locked = _locked(session)
         locked.pairing_code, locked.pairing_phone = code, phone
@@ -182,6 +175,4 @@ def sandbox_command(*, session: WhatsAppSession, command: str, payload: dict[str
         _require_pairing(session)
     if session.worker is None:
         raise Conflict("session_not_running", "The session is not running on a worker.")
-    return call_worker(
-        session.worker, f"/sessions/{session.pk}/sandbox/{command}", {**session_payload(session), **payload}
-    )
+    return WorkerClient(session).sandbox(command, payload)

@@ -16,9 +16,10 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from paas import netguard
 from paas.api.errors import APIError
 from sessions_app.models import MessageType
+from worker_node.contract import netguard
+from worker_node.contract.snapshots import inbound_prefix
 
 # Magic bytes → MIME type, for the formats WhatsApp carries. A declared type must agree with what the bytes are.
 _SIGNATURES: list[tuple[bytes, int, str]] = [
@@ -159,7 +160,7 @@ def attachment_name(filename: str) -> str:
 def is_inbound_path(path: str, *, session_id: object) -> bool:
     """Whether a worker's received-media path lies where workers keep that session's media (``inbound/<session>/``,
     worker_node/media.py), as a plain name: no dot-dot or empty segment that would lead elsewhere in storage."""
-    prefix = f"inbound/{session_id}/"
+    prefix = inbound_prefix(session_id)
     return (
         len(path) <= 300  # Message.media_path: a longer name cut short would name another object
         and path.startswith(prefix)

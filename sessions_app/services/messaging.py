@@ -9,13 +9,14 @@ from django.db import transaction
 from paas.api.errors import Conflict
 from sessions_app.models import Direction, Message, SessionState, WhatsAppSession
 from sessions_app.services.recipients import phone_to_digits, to_jid
-from workers_app.commands import call_worker
+from worker_node.contract.commands import NumberCheck
+from workers_app.client import WorkerClient
 
 
-def _connected(session: WhatsAppSession) -> Any:
+def _connected(session: WhatsAppSession) -> WorkerClient:
     if session.state != SessionState.CONNECTED or session.worker is None:
         raise Conflict("session_not_connected", f"The session is not connected ({session.state}).")
-    return session.worker
+    return WorkerClient(session)
 
 
 def mark_read(*, session: WhatsAppSession, message_ids: list[Any]) -> list[Message]:
@@ -26,25 +27,19 @@ def mark_read(*, session: WhatsAppSession, message_ids: list[Any]) -> list[Messa
     for message in messages:
         groups.setdefault((message.chat_jid, message.sender_jid), []).append(message.wa_id)
     for (chat_jid, sender_jid), wa_ids in groups.items():
-        call_worker(
-            worker,
-            f"/sessions/{session.pk}/mark-read",
-            {"chat_jid": chat_jid, "sender_jid": sender_jid, "wa_ids": wa_ids},
-        )
+        worker.mark_read({"chat_jid": chat_jid, "sender_jid": sender_jid, "wa_ids": wa_ids})
     with transaction.atomic():
         Message.objects.filter(pk__in=[m.pk for m in messages]).update(unread=False)
     return messages
 
 
-def check_numbers(*, session: WhatsAppSession, phones: list[str]) -> list[dict[str, Any]]:
+def check_numbers(*, session: WhatsAppSession, phones: list[str]) -> list[NumberCheck]:
     worker = _connected(session)
     digits = [phone_to_digits(phone, strict=not session.is_sandbox) for phone in phones]
-    answer = call_worker(worker, f"/sessions/{session.pk}/check-numbers", {"phones": digits})
+    answer = worker.check_numbers(digits)
     return list(answer.get("results", []))
 
 
 def send_presence(*, session: WhatsAppSession, to: str, state: str) -> None:
     worker = _connected(session)
-    call_worker(
-        worker, f"/sessions/{session.pk}/presence", {"to": to_jid(to, sandbox=session.is_sandbox), "state": state}
-    )
+    worker.presence({"to": to_jid(to, sandbox=session.is_sandbox), "state": state})

@@ -18,6 +18,8 @@ from django.utils import timezone
 from paas.api.errors import APIError
 from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
 from sessions_app.services import outbox_queries as queries
+from worker_node.contract.commands import Outbox
+from workers_app.client import WorkerClient
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -88,7 +90,6 @@ def dispatch(session_id: str) -> int:
 def _offer(session: WhatsAppSession) -> tuple[int, int]:
     """One round: the number of messages offered to the session's worker and the number it took."""
     from sessions_app.services.send import message_payload
-    from workers_app.commands import call_worker
 
     assert session.worker is not None
     # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
@@ -100,13 +101,13 @@ def _offer(session: WhatsAppSession) -> tuple[int, int]:
     if not messages:
         return 0, 0
     _attach_references(messages)
-    body = {
+    body: Outbox = {
         "epoch": session.epoch,
         "rate_per_minute": session_rate(session),
         "messages": [message_payload(message) for message in messages],
     }
     try:
-        answer = call_worker(session.worker, f"/sessions/{session.pk}/outbox", body, timeout=10)
+        answer = WorkerClient(session).outbox(body)
     except APIError as error:
         logger.info("outbox of session %s not handed over (%s); retried later", session.pk, error)
         raise

@@ -24,9 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
-from paas import netguard, sql
+from paas import sql
 from paas.api.errors import APIError
 from sessions_app.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
+from worker_node.contract import netguard
 
 logger = logging.getLogger(__name__)
 

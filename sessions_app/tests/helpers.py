@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from sessions_app.models import WhatsAppSession
-from sessions_app.services.lifecycle import snapshot_path
+from worker_node.contract.snapshots import snapshot_path
 
 
 def event(session: WhatsAppSession, kind: str, data: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:

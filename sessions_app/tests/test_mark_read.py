@@ -13,11 +13,11 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Workspace
 from sessions_app.models import Message, SessionState, WhatsAppSession
 from sessions_app.tests.message_helpers import PEER_JID, MessageFactory, connected_session, inbound
-from workers_app.commands import WorkerUnavailable
+from workers_app.client import WorkerUnavailable
 from workers_app.tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
-CALL_WORKER = "sessions_app.services.messaging.call_worker"
+CALL_WORKER = "workers_app.client.call_worker"
 GROUP_JID = "120363025555555555@g.us"
 ANN, BOB = "15550100003@s.whatsapp.net", "15550100004@s.whatsapp.net"
 

@@ -48,8 +48,8 @@ def test_a_key_without_the_scope_is_refused_and_nothing_happens(
     client = api_client_for(workspace, others).client
 
     with (
-        patch("workers_app.commands.call_worker") as worker,
-        patch("sessions_app.services.messaging.call_worker") as chat,
+        patch("workers_app.client.call_worker") as worker,
+        patch("workers_app.client.call_worker") as chat,
     ):
         response = call(client, method, path, body, {"session": str(session.pk), "message": str(message.pk)})
 
@@ -66,7 +66,7 @@ def test_a_key_with_only_the_scope_gets_past_the_scope_check(
     message = inbound(session, "3EB0IN")
     client = api_client_for(workspace, [scope]).client
 
-    with patch("sessions_app.services.messaging.call_worker", return_value={"results": []}):
+    with patch("workers_app.client.call_worker", return_value={"results": []}):
         response = call(client, method, path, body, {"session": str(session.pk), "message": str(message.pk)})
 
     assert response.status_code != 403, response.content

@@ -18,10 +18,10 @@ from sessions_app.models import Direction, Message, MessageStatus, SessionState,
 from sessions_app.services import outbox, outbox_queries
 from sessions_app.tasks import dispatch_outbox
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
-from workers_app.commands import WorkerUnavailable
+from workers_app.client import WorkerUnavailable
 
 pytestmark = pytest.mark.django_db
-CALL_WORKER = "workers_app.commands.call_worker"
+CALL_WORKER = "workers_app.client.call_worker"
 
 
 class FakeWorker:

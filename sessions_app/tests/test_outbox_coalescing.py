@@ -14,7 +14,7 @@ from sessions_app.services.outbox import dispatch_after_commit
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
 
 pytestmark = pytest.mark.django_db
-CALL_WORKER = "workers_app.commands.call_worker"
+CALL_WORKER = "workers_app.client.call_worker"
 
 
 def test_a_burst_enqueues_one_dispatch_and_the_next_one_after_the_task_started(
@@ -27,7 +27,7 @@ def test_a_burst_enqueues_one_dispatch_and_the_next_one_after_the_task_started(
             for _ in range(5):
                 dispatch_after_commit(session.pk)
         assert delay.call_count == 1
-        with mock.patch("workers_app.commands.call_worker", return_value={"accepted": []}):
+        with mock.patch("workers_app.client.call_worker", return_value={"accepted": []}):
             outbox.dispatch(str(session.pk))  # the task runs, finds nothing more, and clears the mark
         with django_capture_on_commit_callbacks(execute=True):
             dispatch_after_commit(session.pk)

@@ -106,7 +106,7 @@ def test_a_fictional_number_is_refused_for_whatsapp_but_is_a_sandbox_number(
     sandbox = SessionFactory.create(
         workspace=workspace, engine="sandbox", worker=WorkerFactory.create(), state=SessionState.SCAN_QR, qr_code="2@x"
     )
-    with mock.patch("sessions_app.services.lifecycle.call_worker", return_value={"code": "ABCD-EFGH"}) as call:
+    with mock.patch("workers_app.client.call_worker", return_value={"code": "ABCD-EFGH"}) as call:
         response = client.post(url(sandbox, "pairing-code"), {"phone": "+15550100777"}, format="json")
     assert response.status_code == 200, response.content
     assert call.call_args.args[2]["phone"] == "15550100777"

@@ -15,7 +15,7 @@ from accounts.models import Membership, Workspace
 from sessions_app.models import Desired, SessionState, WhatsAppSession
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.helpers import put_snapshot
-from workers_app.commands import session_payload
+from workers_app.client import session_payload
 from workers_app.models import Engine
 from workers_app.tests.factories import WorkerFactory
 from workers_app.tests.helpers import assert_api_error
@@ -316,7 +316,7 @@ def test_deleting_a_linked_online_session_logs_it_out_at_whatsapp_and_any_other_
 ) -> None:  # fmt: skip
     session = SessionFactory.create(workspace=workspace, state=state, phone=phone, worker=WorkerFactory.create())
 
-    with mock.patch("workers_app.commands.call_worker") as call, \
+    with mock.patch("workers_app.client.call_worker") as call, \
             django_capture_on_commit_callbacks(execute=True):  # fmt: skip
         response = api_client_for(workspace).client.delete(f"{SESSIONS}/{session.pk}")
         deadline = time.monotonic() + 5

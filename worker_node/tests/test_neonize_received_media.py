@@ -144,7 +144,7 @@ def test_media_durations_are_read_from_the_containers():
 
 
 def test_link_previews_go_through_netguard_and_keep_a_small_thumbnail():
-    from paas import netguard
+    from worker_node.contract import netguard
 
     page = b'<html><head><title>Shop</title><meta property="og:image" content="/logo.png">'
     page += b'<meta name="description" content="Best shop"></head></html>'
@@ -169,7 +169,7 @@ def test_link_previews_go_through_netguard_and_keep_a_small_thumbnail():
 
 
 def test_a_link_preview_that_netguard_refuses_is_no_preview():
-    from paas import netguard
+    from worker_node.contract import netguard
 
     def fetch(method: str, url: str, **kwargs: Any) -> netguard.Fetched:
         raise netguard.ForbiddenTarget("url_forbidden_address", "169.254.169.254 is not a public address.")

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paas.tokens import WORKER_TOKEN, hash_token
+from worker_node.contract.signing import MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from worker_node.contract.tokens import WORKER_TOKEN, hash_token
 from worker_node.engines.sandbox import SandboxEngine
 from worker_node.host import SessionHost
 from worker_node.server import build_app
-from worker_node.signing import MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from worker_node.spool import Spool
 from worker_node.tests.memory_snapshots import MemorySnapshots
 

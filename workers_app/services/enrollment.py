@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from paas.api.errors import APIError
 from paas.sql import column, first
-from paas.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, TokenKind
+from worker_node.contract.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, TokenKind
 from workers_app.models import EnrollmentToken, Worker, WorkerState
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionState, WhatsAppSession
-from workers_app.commands import session_payload
+from worker_node.contract.commands import SessionSpec
+from workers_app.client import session_payload
 from workers_app.models import Worker, WorkerState
 from workers_app.services.drain import hands_over, move_released
 from workers_app.services.placement import place_pending
@@ -18,7 +18,7 @@ from workers_app.services.placement import place_pending
 
 @dataclass(frozen=True)
 class HeartbeatAnswer:
-    sessions: list[dict[str, Any]]
+    sessions: list[SessionSpec]
     forget: list[str]
     heartbeat_interval: float
 

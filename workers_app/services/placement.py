@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from sessions_app.models import Desired, SessionAssignment, SessionState, WhatsAppSession
 from sessions_app.services.state import set_state
+from workers_app.client import WorkerClient
 from workers_app.models import Worker, WorkerState
 
 NO_WORKER_REASON = "no worker available"
@@ -41,14 +42,12 @@ def pick_worker(*, engine: str) -> Worker | None:
 
 def assign(session: WhatsAppSession, worker: Worker) -> None:
     """Give the session to ``worker`` under a new epoch, and tell the worker after commit."""
-    from workers_app.commands import command_after_commit
-
     session.worker = worker
     session.epoch += 1
     set_state(session, SessionState.STARTING, fields=("worker", "epoch"))
     # The history that ingest checks a worker's late events against, long after the session has moved on.
     SessionAssignment.objects.create(session=session, worker=worker, epoch=session.epoch)
-    command_after_commit(session, "start")
+    WorkerClient(session).lifecycle_after_commit("start")
 
 
 @transaction.atomic

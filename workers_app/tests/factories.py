@@ -8,7 +8,7 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from paas.tokens import WORKER_TOKEN
+from worker_node.contract.tokens import WORKER_TOKEN
 from workers_app.models import Engine, Worker, WorkerState
 
 # Nothing listens there: commands the gateway sends after commit fail at once and are only logged.

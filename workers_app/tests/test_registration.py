@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from paas.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, hash_token
+from worker_node.contract.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, hash_token
 from workers_app.models import EnrollmentToken, Worker, WorkerState
 from workers_app.services.enrollment import enrollment_token_create, enrollment_token_revoke, worker_revoke
 from workers_app.tests.factories import silent_since, worker_with_token

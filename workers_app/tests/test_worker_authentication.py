@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from paas.tokens import WORKER_TOKEN
 from sessions_app.models import SessionEvent
 from sessions_app.tests.factories import SessionFactory
+from worker_node.contract.tokens import WORKER_TOKEN
 from workers_app.models import WorkerState
 from workers_app.services.enrollment import enrollment_token_create, worker_revoke
 from workers_app.tests.factories import silent_since, worker_with_token

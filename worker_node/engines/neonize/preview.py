@@ -2,9 +2,9 @@
 
 neonize can build previews itself (``send_message(text, link_preview=True)``), but it fetches whatever URL a
 customer's text contains, private addresses and the cloud metadata service included, follows redirects, and reads the
-preview image with no time limit. Here the page and its image go through ``paas.netguard`` (public addresses only,
-no redirects, size and time limits), ``linkpreview`` (a neonize dependency) only parses the page, and the small JPEG
-travels inline in the message. Previews are best effort: any failure sends the text without one.
+preview image with no time limit. Here the page and its image go through ``worker_node.contract.netguard`` (public
+addresses only, no redirects, size and time limits), ``linkpreview`` (a neonize dependency) only parses the page, and
+the small JPEG travels inline in the message. Previews are best effort: any failure sends the text without one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from paas import netguard
+from worker_node.contract import netguard
 from worker_node.engines.neonize import mediameta
 
 logger = logging.getLogger(__name__)

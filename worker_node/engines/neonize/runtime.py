@@ -24,6 +24,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from worker_node.config import env_bool, env_float, env_int
+
 T = TypeVar("T")
 
 ENTRY_GRACE = 1.0  # seconds a shared holder may take to get from go_call into Go (Python prelude, a busy GIL)
@@ -187,8 +189,6 @@ class NeonizeConfig:
 
     @classmethod
     def from_env(cls) -> NeonizeConfig:
-        from paas.env import env_bool, env_float, env_int
-
         return cls(
             log_level=parse_log_level(os.environ.get(LOG_LEVEL_ENV, "WARNING")),
             media_max_bytes=env_int("MEDIA_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from paas.tokens import ENROLLMENT_TOKEN
+from worker_node.contract.tokens import ENROLLMENT_TOKEN
 from workers_app.models import EnrollmentToken
 from workers_app.services.enrollment import enrollment_token_create
 

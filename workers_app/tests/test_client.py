@@ -13,8 +13,8 @@ import pytest
 from django.test import override_settings
 
 from paas.api.errors import APIError
-from worker_node.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from workers_app.commands import WorkerUnavailable, call_worker
+from worker_node.contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from workers_app.client import WorkerUnavailable, call_worker
 from workers_app.tests.factories import UNREACHABLE_URL, WorkerFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from paas.env import env_str
+from worker_node.contract.env import env_str
 
 
 def s3_storage(*, endpoint_url: str, bucket: str, access_key: str, secret_key: str, region: str) -> dict[str, Any]:
