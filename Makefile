@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
-# make run is for a developer's machine: DEBUG on unless the environment says otherwise.
-# SITE_URL (e-mail links, the CSP's WebSocket origin) follows HOST and PORT unless the environment sets it.
+# The file whose variables every step of make run sees (paas/dotenv.py), and the processes it starts.
+ENV_FILE ?= .env
+PROCFILE ?= Procfile
+# make run is for a developer's machine: DEBUG on unless the environment or .env says otherwise.
+# SITE_URL (e-mail links, the CSP's WebSocket origin) follows HOST and PORT unless the environment or .env sets it.
 RUN_ENV := DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} PATH=$(BIN):$$PATH
+VAR := $${SWITCHBOARD_VAR_DIR:-var}
 
-.PHONY: run test lint typecheck pytest css bench clean
+.PHONY: run run-steps test lint typecheck pytest css bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,18 +28,26 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
+# Every step must see .env, not only honcho's processes (a DATABASE_URL there is the database to migrate), so the
+# steps run in a make of their own whose environment has the file's variables added; the environment wins over them.
 run: $(VENV)/.installed-run
-	mkdir -p var
+	@$(BIN)/python paas/dotenv.py $(ENV_FILE) $(MAKE) --no-print-directory run-steps
+
+# make run's steps; `make run` runs them with .env in their environment.
+run-steps:
+	mkdir -p "$(VAR)"
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	@# With DEBUG off static files are served from their collected, hashed copies only.
-	@case "$${DEBUG:-true}" in false|False|0|no|off) $(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput -v0;; esac
+	@case "$${DEBUG:-true}" in [Ff][Aa][Ll][Ss][Ee]|0|[Nn][Oo]|[Oo][Ff][Ff]) \
+		$(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput -v0;; esac
 	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_operator
-	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_enrollment --file var/demo-enrollment-token
+	$(RUN_ENV) $(BIN)/python manage.py ensure_demo_enrollment --file "$(VAR)/demo-enrollment-token"
 	@echo
 	@echo "Switchboard is starting: portal http://$(HOST):$(PORT)/  ·  operator console http://$(HOST):$(PORT)/admin/"
 	@echo
-	$(RUN_ENV) HOST=$(HOST) GATEWAY_URL=http://$(HOST):$(PORT) WORKER_ENROLLMENT_TOKEN_FILE=var/demo-enrollment-token \
-		$(BIN)/honcho start --procfile Procfile --port $(PORT)
+	@# --env /dev/null: .env is in the environment already, and honcho would let the file win over the environment.
+	$(RUN_ENV) HOST=$(HOST) GATEWAY_URL=http://$(HOST):$(PORT) WORKER_ENROLLMENT_TOKEN_FILE="$(VAR)/demo-enrollment-token" \
+		$(BIN)/honcho start --env /dev/null --procfile $(PROCFILE) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
