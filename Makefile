@@ -12,7 +12,7 @@ PROCFILE ?= Procfile
 RUN_ENV := DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} PATH=$(BIN):$$PATH
 VAR := $${SWITCHBOARD_VAR_DIR:-var}
 
-.PHONY: run run-steps test lint typecheck pytest css bench clean
+.PHONY: run run-steps test lint typecheck schema pytest css bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -59,7 +59,12 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The API schema as drf-spectacular builds it must be valid OpenAPI and come with no warning: each one is a field, an
+# answer or a parameter the schema does not describe (the test settings, as the schema tests use).
+schema: $(VENV)/.installed-dev
+	DJANGO_SETTINGS_MODULE=paas.test_settings $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+test: lint typecheck schema pytest
 
 # Rebuilds the committed stylesheet and the vendored htmx; needs Node.js and npm, which `make run` does not.
 css:
