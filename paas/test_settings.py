@@ -18,6 +18,14 @@ from django.core.exceptions import ImproperlyConfigured
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("REDIS_KEY_PREFIX", "switchboard-test")
+# Under pytest-xdist every worker is a process with a test database of its own (pytest-django adds _gw0, _gw1, …).
+# Its Redis keys (cache, channel layer, the Celery queues of end-to-end tests) and its var/ folder (the embedded
+# cache and broker when there is no Redis) are its own too. The environment carries them into child processes.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER and not os.environ["REDIS_KEY_PREFIX"].endswith(f"-{_XDIST_WORKER}"):
+    os.environ["REDIS_KEY_PREFIX"] += f"-{_XDIST_WORKER}"
+    _var = os.environ.get("SWITCHBOARD_VAR_DIR") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "var")
+    os.environ["SWITCHBOARD_VAR_DIR"] = os.path.join(_var, f"test-{_XDIST_WORKER}")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _SERVICES = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
+
+from tests.fixtures.services import clear_cache
 
 
 @pytest.fixture
 def fresh_cache() -> Iterator[None]:
     """allauth counts logins and TOTP codes in the cache (Redis), which outlives each test's database rollback."""
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import path
 from rest_framework import exceptions
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Workspace
 from paas.api.errors import api_exception_handler
+from tests.fixtures.services import clear_cache
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def test_an_unhandled_exception_is_a_json_500_and_is_logged(client: Client, capl
 @pytest.mark.django_db
 @override_settings(API_RATE_LIMIT="3/min")
 def test_throttling_is_429_with_retry_after_per_key(api_client_for: Any, workspace: Workspace) -> None:
-    cache.clear()
+    clear_cache()
     client = api_client_for(workspace).client
     statuses = [client.get("/api/v1/whoami").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
