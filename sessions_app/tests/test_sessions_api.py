@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -18,7 +17,7 @@ from sessions_app.tests.helpers import put_snapshot
 from workers_app.client import session_payload
 from workers_app.models import Engine
 from workers_app.tests.factories import WorkerFactory
-from workers_app.tests.helpers import assert_api_error
+from workers_app.tests.helpers import assert_api_error, background_commands_awaited
 
 pytestmark = pytest.mark.django_db
 SESSIONS = "/api/v1/sessions"
@@ -316,12 +315,10 @@ def test_deleting_a_linked_online_session_logs_it_out_at_whatsapp_and_any_other_
 ) -> None:  # fmt: skip
     session = SessionFactory.create(workspace=workspace, state=state, phone=phone, worker=WorkerFactory.create())
 
-    with mock.patch("workers_app.client.call_worker") as call, \
+    # The command goes out from a background thread once the callbacks have run: wait for that thread, not a time.
+    with mock.patch("workers_app.client.call_worker") as call, background_commands_awaited(), \
             django_capture_on_commit_callbacks(execute=True):  # fmt: skip
         response = api_client_for(workspace).client.delete(f"{SESSIONS}/{session.pk}")
-        deadline = time.monotonic() + 5
-        while not call.called and time.monotonic() < deadline:  # the command goes out from a background thread
-            time.sleep(0.01)
 
     assert response.status_code == 204
     [(_, path, _), *_] = [c.args for c in call.call_args_list]

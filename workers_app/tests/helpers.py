@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from rest_framework.test import APIClient
+
+from workers_app import client as worker_client_module
 
 
 def assert_api_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -24,3 +30,20 @@ def worker_client(raw_token: str | None = None) -> APIClient:
     if raw_token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_token}")
     return client
+
+
+@contextmanager
+def background_commands_awaited() -> Iterator[None]:
+    """On leaving, wait until every command handed to the background meanwhile (``lifecycle_after_commit``: its
+    on-commit callback submits it to a thread pool) has been sent, so the test can look at what went out."""
+    sent: list[Future[None]] = []
+    submit = worker_client_module._background.submit
+
+    def tracked(send: Callable[[], None]) -> Future[None]:
+        sent.append(submit(send))
+        return sent[-1]
+
+    with mock.patch.object(worker_client_module._background, "submit", tracked):
+        yield
+    for future in sent:
+        future.result(timeout=10)  # returns as soon as the command is out; the timeout only ends a hang
