@@ -52,6 +52,8 @@ run-steps:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# The architecture's contracts (.importlinter): no upward import, no cycle, the worker apart from the gateway.
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -10,7 +10,7 @@ from accounts.live import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, member_group
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership, User
 from sessions_app.live_socket import LiveSocket, Refusal
-from sessions_app.services.state import workspace_group
+from sessions_app.services.sessions.state import workspace_group
 
 
 class PortalConsumer(LiveSocket):

@@ -20,7 +20,7 @@ from accounts.models import APIKey, Scope
 from accounts.services.api_keys import api_key_resolve
 from sessions_app.live_socket import LiveSocket, Refusal
 from sessions_app.models import Event, EventType
-from sessions_app.services.publish import events_group
+from sessions_app.services.customer_events.publish import events_group
 
 REPLAY_WINDOW = timedelta(hours=1)
 

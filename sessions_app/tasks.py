@@ -7,7 +7,8 @@ import logging
 from celery import shared_task
 
 from paas.api.errors import APIError
-from sessions_app.services import outbox
+from sessions_app.services.messages import outbox
+from sessions_app.services.webhooks.deliveries import attempt, due_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +40,12 @@ def sweep_outbox() -> int:
 
 @shared_task(name="sessions_app.tasks.deliver_webhook", acks_late=True, time_limit=60, soft_time_limit=50)
 def deliver_webhook(delivery_id: str) -> None:
-    from sessions_app.services.webhooks import attempt
-
     attempt(delivery_id)
 
 
 @shared_task(name="sessions_app.tasks.sweep_webhooks", acks_late=True, time_limit=120, soft_time_limit=110)
 def sweep_webhooks() -> int:
     """Deliveries that are due and not in flight: long retry waits, lost tasks, workers that died mid-attempt."""
-    from sessions_app.services.webhooks import due_deliveries
-
     due = due_deliveries()
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from accounts.models import APIKey, Membership, Workspace
 from accounts.services.api_keys import api_key_create
 from sessions_app.models import Delivery, DeliveryAttempt, Event, Message, WebhookEndpoint, WhatsAppSession
-from sessions_app.services.webhooks import endpoint_create
+from sessions_app.services.webhooks.endpoints import endpoint_create
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.message_helpers import MessageFactory
 from sessions_app.tests.webhook_helpers import only_delivery, publish

@@ -36,8 +36,9 @@ def workspace_delete(*, workspace: Workspace, actor: Membership) -> None:
     groups = [member_group(workspace.pk, user_id) for user_id in members]
     groups += [api_key_group(pk) for pk in workspace.api_keys.values_list("pk", flat=True)]
     # Writes that refer to the workspace finish first and none start while it goes: rows that name it lock it (FOR
-    # KEY SHARE), and a webhook attempt locks its endpoint before it logs (sessions_app/services/webhooks.py). Without
-    # the locks an attempt logged meanwhile named a delivery the delete had already collected, and failed it.
+    # KEY SHARE), and a webhook attempt locks its endpoint before it logs (sessions_app/services/webhooks/
+    # deliveries.py). Without the locks an attempt logged meanwhile named a delivery the delete had already collected,
+    # and failed it.
     list(Workspace.objects.select_for_update().filter(pk=workspace.pk).values_list("pk", flat=True))
     list(workspace.webhook_endpoints.select_for_update().values_list("pk", flat=True))
     workspace.delete()

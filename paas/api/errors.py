@@ -104,10 +104,22 @@ def retry_after(exc: exceptions.APIException) -> int | None:
     return max(1, math.ceil(wait))
 
 
+def body_limit(view: Any) -> int:
+    """The largest body ``view`` takes (paas/api/parsers.py enforces it while reading)."""
+    if getattr(view, "large_bodies", False):
+        return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return int(settings.API_MAX_BODY_BYTES)
+
+
+def too_large(limit: int) -> APIError:
+    return APIError(
+        "request_too_large", f"The request body is larger than {limit} bytes.", status_code=413,
+        details={"max_bytes": limit},
+    )  # fmt: skip
+
+
 def _refused_request(exc: SuspiciousOperation, view: Any) -> APIError:
     """What Django refuses while reading a request (DRF reads it inside the view) is the client's error, not ours."""
-    from paas.api.parsers import body_limit, too_large  # the parsers raise APIError: imported here, not at the top
-
     if isinstance(exc, RequestDataTooBig):
         return too_large(body_limit(view))
     if isinstance(exc, TooManyFieldsSent):

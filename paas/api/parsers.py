@@ -18,12 +18,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ValidationError
 
-from paas.api.errors import APIError
+from paas.api.errors import APIError, body_limit, too_large
 
 # Deeper JSON is refused (metadata, event data and filters are a few levels deep): far below Python's recursion
 # limit, which the parser, the serializers and the database's own JSON parser would otherwise reach.
@@ -51,19 +50,6 @@ def replace_unstorable(text: str) -> str:
 
 def too_deep() -> APIError:
     return APIError("json_too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels.")
-
-
-def body_limit(view: Any) -> int:
-    if getattr(view, "large_bodies", False):
-        return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-    return int(settings.API_MAX_BODY_BYTES)
-
-
-def too_large(limit: int) -> APIError:
-    return APIError(
-        "request_too_large", f"The request body is larger than {limit} bytes.", status_code=413,
-        details={"max_bytes": limit},
-    )  # fmt: skip
 
 
 def _content_length(parser_context: Mapping[str, Any] | None) -> int:

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import Workspace
 from paas.tests.test_api_errors import assert_error
 from sessions_app.models import Message, WebhookEndpoint, WhatsAppSession
-from sessions_app.services.webhooks import endpoint_create
+from sessions_app.services.webhooks.endpoints import endpoint_create
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import PNG, b64, connected_session, received

@@ -11,7 +11,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from sessions_app.models import Delivery, DeliveryStatus, Direction, MessageStatus, SessionState
-from sessions_app.services.publish import publish_event
+from sessions_app.services.customer_events.publish import publish_event
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
 from sessions_app.tests.webhook_helpers import endpoint_for

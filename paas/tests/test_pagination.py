@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import Workspace
 from paas.tests.test_api_errors import assert_error
 from sessions_app.models import WhatsAppSession
-from sessions_app.services.webhooks import endpoint_create
+from sessions_app.services.webhooks.endpoints import endpoint_create
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.message_helpers import MessageFactory
 from sessions_app.tests.webhook_helpers import publish

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-import functools
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import DateTimeField
+from django.utils import timezone
 from rest_framework import serializers
 
-from sessions_app.models import MEDIA_TYPES, Message, MessageType
+from sessions_app.models import MEDIA_TYPES, Direction, MessageStatus, MessageType
+from sessions_app.services.messages.payloads import MessageSerializer
 
 
 class MediaSpecSerializer(serializers.Serializer[Any]):
@@ -81,53 +84,6 @@ class MessageSendSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class SenderSerializer(serializers.Serializer[Any]):
-    jid = serializers.CharField(help_text="Who wrote it (a user JID or LID); the account itself for outgoing ones.")
-    phone = serializers.CharField(help_text="E.164; empty when WhatsApp named the sender only by a LID.")
-    push_name = serializers.CharField(help_text="Their WhatsApp profile name, when known.")
-
-
-class MediaInfoSerializer(serializers.Serializer[Any]):
-    mime_type = serializers.CharField()
-    size = serializers.IntegerField()
-    sha256 = serializers.CharField()
-    filename = serializers.CharField()
-    url = serializers.CharField(help_text="GET it with your API key.")
-
-
-class MessageSerializer(serializers.ModelSerializer[Message]):
-    session = serializers.UUIDField(source="session_id", read_only=True)
-    media = serializers.SerializerMethodField()
-    reply_to = serializers.UUIDField(source="reply_to_id", read_only=True, allow_null=True)
-    target = serializers.UUIDField(source="target_id", read_only=True, allow_null=True)
-    sender = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Message
-        fields = [
-            "id", "session", "direction", "type", "chat_jid", "sender", "content", "media", "reply_to", "target",
-            "wa_id", "status", "failure_reason", "reactions", "created_at", "timestamp", "sent_at", "delivered_at",
-            "read_at", "expires_at", "edited_at", "revoked_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    @extend_schema_field(MediaInfoSerializer(allow_null=True))
-    def get_media(self, message: Message) -> dict[str, Any] | None:
-        if not message.media_path:
-            return None
-        return {
-            "mime_type": message.media_mime,
-            "size": message.media_size,
-            "sha256": message.media_sha256,
-            "filename": message.media_filename,
-            "url": f"/api/v1/messages/{message.pk}/media",
-        }
-
-    @extend_schema_field(SenderSerializer)
-    def get_sender(self, message: Message) -> dict[str, str]:
-        return {"jid": message.sender_jid, "phone": message.sender_phone, "push_name": message.push_name}
-
-
 class ChatSerializer(serializers.Serializer[Any]):
     chat_jid = serializers.CharField()
     unread = serializers.IntegerField()
@@ -175,13 +131,42 @@ def max_upload() -> int:
     return int(settings.MEDIA_MAX_BYTES)
 
 
-@functools.cache
-def _shared_message_serializer() -> MessageSerializer:
-    return MessageSerializer()
+def _filter_text() -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
-def message_data(message: Message) -> dict[str, Any]:
-    """What MessageSerializer(message).data gives, as a plain dict. A ModelSerializer builds its fields from the model
-    for every instance, most of the cost of one message; the hot paths (the answer to a send, every ingest event)
-    share one instance instead. Its fields hold no per-message state, so sharing it across threads is safe."""
-    return dict(_shared_message_serializer().to_representation(message))
+class MessageFilterSerializer(serializers.Serializer[Any]):
+    """The message list's query: a direction or status that is not one is no filter; a time that is not one is a
+    validation error."""
+
+    chat = _filter_text()
+    direction = _filter_text()
+    status = _filter_text()
+    since = _filter_text()
+    until = _filter_text()
+
+    def validate_direction(self, value: str) -> str:
+        return value if value in Direction.values else ""
+
+    def validate_status(self, value: str) -> str:
+        return value if value in MessageStatus.values else ""
+
+    def validate_since(self, value: str) -> datetime | None:
+        return _time_param(value)
+
+    def validate_until(self, value: str) -> datetime | None:
+        return _time_param(value)
+
+
+def _time_param(raw: str) -> datetime | None:
+    """A ``since``/``until`` filter as an aware time in UTC: an ISO 8601 time (or a date, as midnight UTC). PostgreSQL
+    takes offsets up to 15:59 only, Python up to 23:59, so the time goes to it in UTC; year 1 at +23:59 is none."""
+    if not raw:
+        return None
+    try:
+        value = DateTimeField().to_python(raw)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+        return value.astimezone(UTC)
+    except (DjangoValidationError, OverflowError, ValueError):
+        raise serializers.ValidationError("Give an ISO 8601 time, e.g. 2026-03-01T12:00:00Z.") from None

@@ -15,9 +15,9 @@ from sessions_app.api.serializers import (
     QRCodeSerializer,
     SandboxScanSerializer,
     SessionCreateSerializer,
-    SessionSerializer,
     SessionUpdateSerializer,
 )
+from sessions_app.services.sessions.payloads import SessionSerializer
 
 # Commands the gateway must hand to the session's worker and wait for.
 WORKER_UNAVAILABLE = error(

@@ -3,47 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from paas.api.fields import JSONObjectField
-from sessions_app.models import PairingMethod, WhatsAppSession
-
-
-class AccountSerializer(serializers.Serializer[Any]):
-    phone = serializers.CharField()
-    jid = serializers.CharField()
-    push_name = serializers.CharField()
-    connected_at = serializers.DateTimeField(allow_null=True)
-
-
-class SessionSerializer(serializers.ModelSerializer[WhatsAppSession]):
-    account = serializers.SerializerMethodField()
-    sandbox = serializers.BooleanField(source="is_sandbox", read_only=True)
-
-    class Meta:
-        model = WhatsAppSession
-        fields = [
-            "id", "name", "engine", "sandbox", "pairing_method", "metadata", "state", "state_reason",
-            "state_changed_at", "account", "qr_expires_at", "pairing_code", "has_snapshot", "send_rate_per_minute",
-            "created_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    @extend_schema_field(AccountSerializer(allow_null=True))
-    def get_account(self, session: WhatsAppSession) -> dict[str, Any] | None:
-        if not session.phone:
-            return None
-        return {
-            "phone": session.phone,
-            "jid": session.jid,
-            "push_name": session.push_name,
-            "connected_at": serializers.DateTimeField().to_representation(session.connected_at)
-            if session.connected_at
-            else None,
-        }
+from sessions_app.models import PairingMethod
+from sessions_app.services.messages.recipients import normalize_phone
 
 
 class SessionCreateSerializer(serializers.Serializer[Any]):
@@ -96,19 +61,6 @@ def checked_metadata(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
         raise serializers.ValidationError("Metadata is limited to 4 KB (as JSON in UTF-8).")
     return value
-
-
-def normalize_phone(raw: str, *, strict: bool = True) -> str:
-    """E.164 digits without the plus (what WhatsApp expects), or a validation error saying why not. Sandbox numbers
-    (+1 555 01xx xxxx, reserved for fiction) are possible but not valid numbers, so the sandbox is not strict."""
-    text = raw.strip()
-    try:
-        number = phonenumbers.parse(text if text.startswith("+") else f"+{text}", None)
-    except phonenumbers.NumberParseException:
-        raise serializers.ValidationError("Not a phone number. Give it with its country code, e.g. +4915112345678.")
-    if not (phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)):
-        raise serializers.ValidationError("Not a valid phone number for its country code.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
 class SessionUpdateSerializer(serializers.Serializer[Any]):

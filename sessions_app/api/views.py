@@ -24,11 +24,11 @@ from sessions_app.api.serializers import (
     QRCodeSerializer,
     SandboxScanSerializer,
     SessionCreateSerializer,
-    SessionSerializer,
     SessionUpdateSerializer,
 )
 from sessions_app.models import WhatsAppSession
-from sessions_app.services import lifecycle
+from sessions_app.services.sessions import lifecycle
+from sessions_app.services.sessions.payloads import SessionSerializer
 
 READ_WRITE = {"GET": Scope.SESSIONS_READ, "*": Scope.SESSIONS_WRITE}
 

@@ -21,7 +21,14 @@ from sessions_app.api.webhook_serializers import (
     WebhookEndpointWriteSerializer,
 )
 from sessions_app.models import Delivery, WebhookEndpoint
-from sessions_app.services import webhooks
+from sessions_app.services.webhooks.deliveries import delivery_replay, failed_since
+from sessions_app.services.webhooks.endpoints import (
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_send_test,
+    endpoint_update,
+)
 
 MANAGE = {"*": Scope.WEBHOOKS_MANAGE}
 
@@ -37,7 +44,7 @@ class WebhookListCreateView(WorkspaceScopedAPIMixin, generics.ListAPIView[Webhoo
     def post(self, request: Request) -> Response:
         form = WebhookEndpointWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        endpoint = webhooks.endpoint_create(workspace=request_workspace(request), **form.validated_data)
+        endpoint = endpoint_create(workspace=request_workspace(request), **form.validated_data)
         return Response(WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -52,11 +59,11 @@ class WebhookDetailView(WorkspaceScopedAPIMixin, generics.RetrieveDestroyAPIView
     def patch(self, request: Request, pk: str) -> Response:
         form = WebhookEndpointWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        endpoint = webhooks.endpoint_update(endpoint=self.get_object(), **form.validated_data)
+        endpoint = endpoint_update(endpoint=self.get_object(), **form.validated_data)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
-        webhooks.endpoint_delete(endpoint=instance)
+        endpoint_delete(endpoint=instance)
 
 
 class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[WebhookEndpoint]):
@@ -69,14 +76,14 @@ class _EndpointActionView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Webho
 class WebhookRotateSecretView(_EndpointActionView):
     @openapi.webhook_rotate_secret
     def post(self, request: Request, pk: str) -> Response:
-        endpoint = webhooks.endpoint_rotate_secret(endpoint=self.get_object())
+        endpoint = endpoint_rotate_secret(endpoint=self.get_object())
         return Response(WebhookEndpointSerializer(endpoint).data)
 
 
 class WebhookSendTestView(_EndpointActionView):
     @openapi.webhook_test
     def post(self, request: Request, pk: str) -> Response:
-        delivery = webhooks.endpoint_send_test(endpoint=self.get_object())
+        delivery = endpoint_send_test(endpoint=self.get_object())
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -86,7 +93,7 @@ class WebhookReplayFailedView(_EndpointActionView):
         endpoint = self.get_object()
         form = ReplaySerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        count = webhooks.replay(deliveries=webhooks.failed_since(endpoint=endpoint, since=form.validated_data["since"]))
+        count = delivery_replay(deliveries=failed_since(endpoint=endpoint, since=form.validated_data["since"]))
         return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -129,5 +136,5 @@ class DeliveryReplayView(WorkspaceScopedAPIMixin, generics.GenericAPIView[Delive
     @openapi.delivery_replay
     def post(self, request: Request, pk: str) -> Response:
         delivery = self.get_object()
-        webhooks.replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
+        delivery_replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
         return Response({"replayed": 1}, status=status.HTTP_202_ACCEPTED)

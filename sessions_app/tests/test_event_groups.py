@@ -1,5 +1,5 @@
 """An ingest batch applies its message events a kind at a time: one statement per kind, the same outcome as one by
-one (services/event_groups.py)."""
+one (sessions_app/services/worker_events/event_groups.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sessions_app.models import Event, Message, MessageStatus, WhatsAppSession
-from sessions_app.services.ingest import ingest_events
+from sessions_app.services.worker_events.ingest import ingest_events
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import MessageFactory, at, connected_session, received
 

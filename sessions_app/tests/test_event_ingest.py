@@ -157,7 +157,7 @@ def test_an_event_with_data_that_can_never_apply_is_refused_for_good_and_the_res
 def test_an_event_that_fails_unexpectedly_stays_unconfirmed_so_the_worker_retries_it(
     hosted: tuple[Worker, str, WhatsAppSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sessions_app.services import ingest
+    from sessions_app.services.worker_events import ingest
 
     _, raw, session = hosted
     real = ingest.apply_event

@@ -16,8 +16,9 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from accounts.models import Workspace
 from sessions_app.models import Event, EventType, MessageStatus, MessageType, SessionState, WhatsAppSession
-from sessions_app.services import events, webhooks
-from sessions_app.services.state import set_state
+from sessions_app.services.sessions.state import set_state
+from sessions_app.services.webhooks.endpoints import endpoint_send_test
+from sessions_app.services.worker_events import message_events as events
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.message_helpers import T0, MessageFactory, at, connected_session, received
 from sessions_app.tests.webhook_helpers import endpoint_for
@@ -175,7 +176,7 @@ def test_the_webhook_test_envelope_matches_its_schema(workspace: Workspace) -> N
     with override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=True):
         endpoint = endpoint_for(workspace, UNREACHABLE_URL + "/hook")
 
-    delivery = webhooks.endpoint_send_test(endpoint=endpoint)
+    delivery = endpoint_send_test(endpoint=endpoint)
 
     [envelope] = assert_all_valid("webhook.test", at_least=1)
     assert envelope["id"] == str(delivery.event_id)

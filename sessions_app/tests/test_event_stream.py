@@ -18,7 +18,7 @@ from accounts.models import APIKey, Membership, Scope, Workspace
 from accounts.services.api_keys import api_key_create, public_prefix
 from paas.asgi import application
 from sessions_app.models import Event, WhatsAppSession
-from sessions_app.services.webhooks import endpoint_send_test
+from sessions_app.services.webhooks.endpoints import endpoint_send_test
 from sessions_app.stream import EventStreamConsumer
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.webhook_helpers import endpoint_for, publish

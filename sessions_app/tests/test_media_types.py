@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paas.api.errors import APIError
-from sessions_app.services.media import check, sniff
+from sessions_app.services.messages.media import check, sniff
 
 DOCX = b"PK\x03\x04" + bytes(60)  # Office documents are ZIP files
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sessions_app.models import Direction, Event, Message, MessageStatus, WhatsAppSession
-from sessions_app.services.ingest import ingest_events
+from sessions_app.services.worker_events.ingest import ingest_events
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import (
     PEER_JID,

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
-from sessions_app.services import outbox, outbox_queries
+from sessions_app.services.messages import outbox, outbox_queries
 from sessions_app.tasks import dispatch_outbox
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
 from workers_app.client import WorkerUnavailable

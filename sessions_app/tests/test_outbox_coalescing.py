@@ -9,8 +9,8 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 
-from sessions_app.services import outbox
-from sessions_app.services.outbox import dispatch_after_commit
+from sessions_app.services.messages import outbox
+from sessions_app.services.messages.outbox import dispatch_after_commit
 from sessions_app.tests.message_helpers import MessageFactory, connected_session
 
 pytestmark = pytest.mark.django_db

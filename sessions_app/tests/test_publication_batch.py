@@ -14,11 +14,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from sessions_app.models import Delivery, Event, Message, SessionEvent, WhatsAppSession
-from sessions_app.services import fanout
-from sessions_app.services.fanout import batch_memo, group_send, publication_batch
-from sessions_app.services.ingest import ingest_events
-from sessions_app.services.publish import events_group
-from sessions_app.services.state import group_send_after_commit, workspace_group
+from sessions_app.services.customer_events import fanout
+from sessions_app.services.customer_events.fanout import batch_memo, group_send, publication_batch
+from sessions_app.services.customer_events.publish import events_group
+from sessions_app.services.sessions.state import group_send_after_commit, workspace_group
+from sessions_app.services.worker_events.ingest import ingest_events
 from sessions_app.tests.helpers import event
 from sessions_app.tests.message_helpers import connected_session, received
 from sessions_app.tests.webhook_helpers import endpoint_for
@@ -168,7 +168,7 @@ def test_a_redelivered_message_takes_the_careful_path_and_is_stored_once() -> No
 def test_a_failing_event_sends_the_batch_again_event_by_event_without_the_first_attempts_publications(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sessions_app.services import events as message_events
+    from sessions_app.services.worker_events import message_events
 
     session: WhatsAppSession = connected_session()
     assert session.worker is not None

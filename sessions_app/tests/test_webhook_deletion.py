@@ -23,7 +23,8 @@ from accounts.models import Membership, Scope, Workspace
 from accounts.services.api_keys import api_key_create
 from accounts.services.workspaces import workspace_delete
 from sessions_app.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint, WhatsAppSession
-from sessions_app.services import webhooks
+from sessions_app.services.webhooks.deliveries import delivery_replay
+from sessions_app.services.webhooks.endpoints import endpoint_send_test
 from sessions_app.tasks import deliver_webhook
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.webhook_helpers import Receiver, Reply, endpoint_for, only_delivery, publish, receiver
@@ -193,8 +194,8 @@ def test_deliveries_made_while_the_endpoint_is_deleted_do_not_fail_either_side(
     failed = only_delivery(publish(session))
     make: dict[str, Callable[[], Any]] = {
         "event": lambda: publish(session),
-        "replay": lambda: webhooks.replay(deliveries=Delivery.objects.filter(pk=failed.pk)),
-        "test event": lambda: webhooks.endpoint_send_test(endpoint=endpoint),
+        "replay": lambda: delivery_replay(deliveries=Delivery.objects.filter(pk=failed.pk)),
+        "test event": lambda: endpoint_send_test(endpoint=endpoint),
     }
     made, commit = threading.Event(), threading.Event()
 

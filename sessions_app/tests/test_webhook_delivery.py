@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, Workspace
 from sessions_app.models import Delivery, DeliveryStatus, Event, WebhookEndpoint, WhatsAppSession
-from sessions_app.services import webhooks
-from sessions_app.services.publish import events_group
+from sessions_app.services.customer_events.publish import events_group
+from sessions_app.services.webhooks import deliveries as webhooks
+from sessions_app.services.webhooks.endpoints import endpoint_send_test
 from sessions_app.tasks import deliver_webhook, sweep_webhooks
 from sessions_app.tests.factories import SessionFactory
 from sessions_app.tests.webhook_helpers import Receiver, Reply, drive, endpoint_for, only_delivery, publish, receiver
@@ -341,7 +342,7 @@ def test_replaying_a_delivery_sends_the_same_event_again_as_a_new_delivery(
     event = publish(session)
     failed = drive(only_delivery(event))
 
-    assert webhooks.replay(deliveries=Delivery.objects.filter(pk=failed.pk)) == 1
+    assert webhooks.delivery_replay(deliveries=Delivery.objects.filter(pk=failed.pk)) == 1
     [again] = Delivery.objects.exclude(pk=failed.pk)
     assert again.event_id == event.pk
     assert drive(again).status == DeliveryStatus.SUCCEEDED
@@ -367,7 +368,7 @@ def test_replaying_since_a_time_resends_every_failed_delivery_made_since_then(
         drive(delivery)
     sent_before = len(hook.requests)
 
-    count = webhooks.replay(
+    count = webhooks.delivery_replay(
         deliveries=webhooks.failed_since(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
     )
 
@@ -382,7 +383,7 @@ def test_replaying_since_a_time_resends_every_failed_delivery_made_since_then(
 
 
 def test_the_test_event_is_delivered_on_demand(workspace: Workspace, hook: Receiver, endpoint: WebhookEndpoint) -> None:
-    delivery = webhooks.endpoint_send_test(endpoint=endpoint)
+    delivery = endpoint_send_test(endpoint=endpoint)
 
     assert drive(delivery).status == DeliveryStatus.SUCCEEDED
     [request] = hook.requests
@@ -422,7 +423,7 @@ def test_deliveries_are_enqueued_and_the_event_streamed_only_after_commit(
 ) -> None:
     with (
         patch("sessions_app.tasks.deliver_webhook.delay") as enqueue,
-        patch("sessions_app.services.publish.group_send") as stream,
+        patch("sessions_app.services.customer_events.publish.group_send") as stream,
     ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             event = publish(session, "message.received", text="hi")
@@ -440,7 +441,7 @@ def test_a_delivery_the_broker_did_not_take_is_sent_by_the_sweep(
 ) -> None:
     with (
         patch("sessions_app.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")),
-        patch("sessions_app.services.publish.group_send"),
+        patch("sessions_app.services.customer_events.publish.group_send"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         event = publish(session)  # the enqueue fails and is only logged

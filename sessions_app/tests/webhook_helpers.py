@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from sessions_app.models import Delivery, DeliveryStatus, Event, WebhookEndpoint, WhatsAppSession
-from sessions_app.services.publish import publish_event
-from sessions_app.services.webhooks import endpoint_create
+from sessions_app.services.customer_events.publish import publish_event
+from sessions_app.services.webhooks.endpoints import endpoint_create
 from sessions_app.tasks import deliver_webhook
 
 

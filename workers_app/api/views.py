@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from paas.api.parsers import ReplacingJSONParser
 from paas.no_store import no_store
-from sessions_app.services.ingest import ingest_events
+from sessions_app.services.worker_events.ingest import ingest_events
 from workers_app.api.authentication import WorkerTokenAuthentication
 from workers_app.api.serializers import EventBatchSerializer, HeartbeatSerializer, RegisterSerializer
 from workers_app.models import Worker

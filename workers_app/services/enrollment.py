@@ -14,6 +14,7 @@ from paas.api.errors import APIError
 from paas.sql import column, first
 from worker_node.contract.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, TokenKind
 from workers_app.models import EnrollmentToken, Worker, WorkerState
+from workers_app.services.placement import release_sessions_of
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,6 @@ def worker_authenticate(raw: str) -> Worker:
 
 @transaction.atomic
 def worker_revoke(*, worker: Worker) -> None:
-    from workers_app.services.placement import release_sessions_of
-
     Worker.objects.filter(pk=worker.pk).update(state=WorkerState.REVOKED, revoked_at=timezone.now())
     release_sessions_of(worker_id=worker.pk, reason="worker revoked")
 
@@ -134,7 +133,5 @@ def worker_revoke(*, worker: Worker) -> None:
 def worker_shutdown(*, worker: Worker) -> None:
     """A worker stopping cleanly (SIGTERM): its sessions go to the others now rather than after the dead-after wait.
     With no other worker they wait as pending and return to it when it registers again."""
-    from workers_app.services.placement import release_sessions_of
-
     Worker.objects.filter(pk=worker.pk, state=WorkerState.ACTIVE).update(state=WorkerState.DEAD)
     release_sessions_of(worker_id=worker.pk, reason=f"worker {worker.name} shut down")

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionState, WhatsAppSession
+from sessions_app.services.sessions.state import ACTIVE_STATES, set_state
 from worker_node.contract.commands import SessionSpec
 from workers_app.client import session_payload
 from workers_app.models import Worker, WorkerState
@@ -50,8 +51,6 @@ def worker_heartbeat(
 
 def settle_stopped(*, worker: Worker, running: set[str]) -> None:
     """Sessions asked to stop that the worker no longer runs are stopped, even if its "stopped" event got lost."""
-    from sessions_app.services.state import ACTIVE_STATES, set_state
-
     stopping = WhatsAppSession.objects.filter(worker=worker, desired=Desired.STOP, state__in=ACTIVE_STATES)
     for session in stopping:
         if str(session.pk) in running:

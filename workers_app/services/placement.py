@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionAssignment, SessionState, WhatsAppSession
-from sessions_app.services.state import set_state
+from sessions_app.services.sessions.state import set_state
 from workers_app.client import WorkerClient
 from workers_app.models import Worker, WorkerState
 

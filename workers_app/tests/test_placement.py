@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from accounts.models import Workspace
 from sessions_app.models import Desired, SessionState, WhatsAppSession
-from sessions_app.services.lifecycle import session_create
+from sessions_app.services.sessions.lifecycle import session_create
 from sessions_app.tests.factories import SessionFactory
 from workers_app.models import Engine, Worker, WorkerState
 from workers_app.services.placement import NO_WORKER_REASON, pick_worker, place

@@ -141,7 +141,7 @@ def _phone_jid(*jids: Any) -> str:
 
 
 def message(event: Any) -> list[EngineEvent]:
-    """A received message in the gateway's terms (``sessions_app.services.events.on_received``).
+    """A received message in the gateway's terms (``sessions_app.services.worker_events.message_events.on_received``).
 
     Messages this account sent from its phone or another linked device arrive too; they become
     ``message.own_device`` so the gateway does not file them as received (and no bot answers itself). Status

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from paas.api.errors import Conflict
 from sessions_app.models import Direction, Message, SessionState, WhatsAppSession
-from sessions_app.services.recipients import phone_to_digits, to_jid
+from sessions_app.services.messages.recipients import phone_to_digits, to_jid
 from worker_node.contract.commands import NumberCheck
 from workers_app.client import WorkerClient
 
@@ -19,7 +19,7 @@ def _connected(session: WhatsAppSession) -> WorkerClient:
     return WorkerClient(session)
 
 
-def mark_read(*, session: WhatsAppSession, message_ids: list[Any]) -> list[Message]:
+def message_mark_read(*, session: WhatsAppSession, message_ids: list[Any]) -> list[Message]:
     """Send read receipts for received messages (grouped per chat and sender, as WhatsApp wants them)."""
     worker = _connected(session)
     messages = list(Message.objects.filter(session=session, direction=Direction.INBOUND, pk__in=message_ids))
@@ -33,13 +33,13 @@ def mark_read(*, session: WhatsAppSession, message_ids: list[Any]) -> list[Messa
     return messages
 
 
-def check_numbers(*, session: WhatsAppSession, phones: list[str]) -> list[NumberCheck]:
+def number_check(*, session: WhatsAppSession, phones: list[str]) -> list[NumberCheck]:
     worker = _connected(session)
     digits = [phone_to_digits(phone, strict=not session.is_sandbox) for phone in phones]
     answer = worker.check_numbers(digits)
     return list(answer.get("results", []))
 
 
-def send_presence(*, session: WhatsAppSession, to: str, state: str) -> None:
+def presence_send(*, session: WhatsAppSession, to: str, state: str) -> None:
     worker = _connected(session)
     worker.presence({"to": to_jid(to, sandbox=session.is_sandbox), "state": state})

@@ -15,10 +15,10 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.mixins import WorkspaceMemberMixin, flash_service_error
 from paas.api.errors import APIError
-from sessions_app.api.serializers import normalize_phone
 from sessions_app.forms import PairingPhoneForm, SessionForm
 from sessions_app.models import WhatsAppSession
-from sessions_app.services import lifecycle
+from sessions_app.services.messages.recipients import normalize_phone
+from sessions_app.services.sessions import lifecycle
 
 
 class SessionListView(WorkspaceMemberMixin, View):

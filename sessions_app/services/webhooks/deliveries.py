@@ -1,4 +1,4 @@
-"""Webhook endpoints and deliveries, signed to the Standard Webhooks scheme.
+"""Webhook deliveries: each event's attempts at an endpoint, with retries, a log, replays and disabling.
 
 Deliveries are claimed with a lease (a conditional UPDATE moving ``next_attempt_at`` a minute ahead), so two Celery
 workers never send the same attempt, and an attempt whose worker died is picked up again by the sweep when the lease
@@ -7,15 +7,12 @@ runs out: delivery is at least once, and receivers deduplicate by ``webhook-id``
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import random
-import secrets
 import time
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,10 +20,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, Role, Workspace
+from accounts.models import Membership, Role
 from paas import sql
-from paas.api.errors import APIError
-from sessions_app.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
+from sessions_app.models import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
+from sessions_app.services import jobs
+from sessions_app.services.webhooks.signing import headers_for
 from worker_node.contract import netguard
 
 logger = logging.getLogger(__name__)
@@ -34,97 +32,12 @@ logger = logging.getLogger(__name__)
 # settings.WEBHOOK_RETRY_SCHEDULE: seconds before each attempt; by default at once, then 5 s, 5 min, 30 min, 2 h,
 # 5 h, 10 h, 14 h, 20 h and 24 h (with ±10 % jitter). settings.WEBHOOK_LEASE_SECONDS: how long an attempt may be in
 # flight before the sweep assumes its Celery worker died and tries again.
-ROTATION_GRACE = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=5)
 SNIPPET = 1000
 
 
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def check_url(url: str) -> None:
-    try:
-        netguard.resolve(url, allow_private=settings.ALLOW_PRIVATE_NETWORK_TARGETS)
-    except netguard.ForbiddenTarget as refused:
-        raise APIError(refused.code, refused.message, details={"url": [refused.message]}) from None
-
-
-# --- endpoints --------------------------------------------------------------------------------------------------
-
-
-def endpoint_create(*, workspace: Workspace, url: str, description: str = "", event_types: list[str] | None = None,
-                    session_ids: list[str] | None = None, enabled: bool = True) -> WebhookEndpoint:  # fmt: skip
-    check_url(url)
-    return WebhookEndpoint.objects.create(
-        workspace=workspace, url=url, description=description, event_types=event_types or [],
-        session_ids=[str(s) for s in session_ids or []], enabled=enabled, secret=new_secret(),
-    )  # fmt: skip
-
-
-def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
-    if "url" in changes:
-        check_url(changes["url"])
-    if changes.get("enabled") and not endpoint.enabled:
-        endpoint.disabled_reason, endpoint.failing_since = "", None
-        changes.update(disabled_reason="", failing_since=None)
-    if "session_ids" in changes:
-        changes["session_ids"] = [str(s) for s in changes["session_ids"]]
-    for field, value in changes.items():
-        setattr(endpoint, field, value)
-    endpoint.save()
-    return endpoint
-
-
-def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint with its delivery log. Its row is locked first (FOR UPDATE): attempts being recorded and
-    deliveries being made for it lock it too (FOR KEY SHARE or NO KEY UPDATE) before they write, so they finish
-    first or find it gone afterwards. Without the lock an attempt logged while the log was being deleted failed the
-    delete on its foreign key, or the two deadlocked."""
-    with transaction.atomic():
-        locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
-        if locked is not None:
-            locked.delete()
-
-
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """A new secret at once; the old one keeps signing alongside for 24 hours, so receivers can switch over."""
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + ROTATION_GRACE
-    endpoint.secret = new_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-    return endpoint
-
-
-def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
-    from sessions_app.services.publish import envelope_for
-    from sessions_app.tasks import deliver_webhook
-
-    now = timezone.now()
-    event = Event(workspace_id=endpoint.workspace_id, type="webhook.test", created_at=now)
-    event.envelope = envelope_for(event_id=event.id, kind="webhook.test", workspace_id=endpoint.workspace_id,
-                                  session=None, data={"endpoint": str(endpoint.pk)}, created_at=now)  # fmt: skip
-    with transaction.atomic():
-        if not sql.key_share(WebhookEndpoint.objects.filter(pk=endpoint.pk)):
-            raise APIError("not_found", "No such webhook endpoint in this workspace.", status_code=404)  # deleted
-        event.save()
-        delivery = Delivery.objects.create(
-            workspace_id=endpoint.workspace_id, endpoint=endpoint, event=event, next_attempt_at=now
-        )
-        transaction.on_commit(lambda: deliver_webhook.delay(str(delivery.pk)))
-    return delivery
-
-
-def replay(*, deliveries: Any) -> int:
+def delivery_replay(*, deliveries: Any) -> int:
     """Send these deliveries' events again, as new deliveries with a fresh attempt schedule."""
-    from sessions_app.tasks import deliver_webhook
-
     now = timezone.now()
     created = []
     with transaction.atomic():
@@ -141,11 +54,8 @@ def replay(*, deliveries: Any) -> int:
                 )
             )  # fmt: skip
         ids = [str(d.pk) for d in created]
-        transaction.on_commit(lambda: [deliver_webhook.delay(i) for i in ids])
+        jobs.deliver_webhooks_after_commit(ids)
     return len(created)
-
-
-# --- delivery ---------------------------------------------------------------------------------------------------
 
 
 def claim(delivery_id: str) -> Delivery | None:
@@ -157,23 +67,6 @@ def claim(delivery_id: str) -> Delivery | None:
         return None
     # None when its endpoint was deleted (with the delivery) right after the claim.
     return Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first()
-
-
-def headers_for(endpoint: WebhookEndpoint, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    signatures = [sign(endpoint.secret, msg_id, timestamp, body)]
-    if (
-        endpoint.previous_secret
-        and endpoint.previous_secret_expires_at
-        and endpoint.previous_secret_expires_at > timezone.now()
-    ):
-        signatures.append(sign(endpoint.previous_secret, msg_id, timestamp, body))
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": "Switchboard-Webhooks/1.0",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(signatures),
-    }
 
 
 def attempt(delivery_id: str) -> Delivery | None:
@@ -234,8 +127,6 @@ def _retry_after(value: str) -> float | None:
     if value.strip().isdigit():
         return float(value.strip())
     try:
-        from email.utils import parsedate_to_datetime
-
         return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
     except (TypeError, ValueError):
         return None
@@ -262,10 +153,7 @@ def _settle(
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
         wait = (delivery.next_attempt_at - now).total_seconds()
         if wait <= 300:  # short waits go straight to Celery; longer ones are picked up by the sweep
-            from sessions_app.tasks import deliver_webhook
-
-            delivery_id = str(delivery.pk)
-            transaction.on_commit(lambda: deliver_webhook.apply_async((delivery_id,), countdown=max(wait, 0)))
+            jobs.deliver_webhook_later_after_commit(str(delivery.pk), seconds=wait)
 
 
 def _settle_failure(

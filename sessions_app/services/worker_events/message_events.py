@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from paas import sql
 from sessions_app.models import STATUS_RANK, Direction, Message, MessageStatus, MessageType, WhatsAppSession
-from sessions_app.services import deferred
-from sessions_app.services.media import is_inbound_path
-from sessions_app.services.recipients import jid_phone
-from sessions_app.services.state import group_send_after_commit
+from sessions_app.services.customer_events import deferred
+from sessions_app.services.messages.media import is_inbound_path
+from sessions_app.services.messages.publication import message_status_changed
+from sessions_app.services.messages.recipients import jid_phone
 
 logger = logging.getLogger(__name__)
 TARGET_EVENTS: dict[str, str] = {
@@ -25,18 +25,6 @@ TARGET_EVENTS: dict[str, str] = {
     MessageType.DELETE: "message.revoked",
 }
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "played": "read_at"}
-
-
-def message_status_changed(message: Message, event: str | None = None) -> None:
-    """Push the message to the portal, and publish ``event`` (message.status, .received, …) to the customer."""
-    from sessions_app.api.message_serializers import message_data
-    from sessions_app.services.publish import publish_event
-
-    data = message_data(message)
-    group_send_after_commit(message.workspace_id, {"type": "message.update", "message": data})
-    if event is not None:
-        # Callers hand in messages with their session already attached: no query per event on the ingest path.
-        publish_event(workspace_id=message.workspace_id, session=message.session, kind=event, data=data)
 
 
 def _when(value: Any) -> datetime:

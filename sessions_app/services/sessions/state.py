@@ -9,7 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import SessionState, WhatsAppSession
-from sessions_app.services.fanout import group_send
+from sessions_app.services.customer_events.fanout import group_send
+from sessions_app.services.customer_events.publish import publish_event
+from sessions_app.services.sessions.payloads import session_data
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ def set_state(session: WhatsAppSession, state: str, reason: str = "", *, fields:
     session.save(update_fields=[*base, *fields])
     publish(session)
     if changed:
-        from sessions_app.services.publish import publish_event
-
         account = (
             {"phone": session.phone, "jid": session.jid, "push_name": session.push_name} if session.phone else None
         )
@@ -51,11 +51,7 @@ def set_state(session: WhatsAppSession, state: str, reason: str = "", *, fields:
 
 
 def publish(session: WhatsAppSession) -> None:
-    from sessions_app.api.serializers import SessionSerializer
-
-    group_send_after_commit(
-        session.workspace_id, {"type": "session.update", "session": dict(SessionSerializer(session).data)}
-    )
+    group_send_after_commit(session.workspace_id, {"type": "session.update", "session": session_data(session)})
 
 
 def group_send_after_commit(workspace_id: Any, message: dict[str, Any]) -> None:

@@ -20,10 +20,9 @@ from sessions_app.models import (
     SessionState,
     WhatsAppSession,
 )
-from sessions_app.services import media as media_service
-from sessions_app.services.outbox import dispatch_after_commit
-from sessions_app.services.recipients import jid_phone, to_jid, user_jid
-from worker_node.contract.outbox import MediaRef, MessageRef, OutboxMessage
+from sessions_app.services.messages import media as media_service
+from sessions_app.services.messages.outbox import dispatch_after_commit
+from sessions_app.services.messages.recipients import to_jid, user_jid
 
 
 def _own_message(session: WhatsAppSession, message_id: Any, field: str, key: str | None = None) -> Message:
@@ -113,30 +112,3 @@ def _media(kind: str, data: dict[str, Any], upload: Any) -> media_service.Media:
     else:
         raise APIError("media_missing", f"A {kind} message needs media: media.url, media.base64 or a file upload.")
     return media_service.check(kind, raw, declared, filename)
-
-
-def message_payload(message: Message) -> OutboxMessage:
-    """What the worker needs to send ``message``."""
-
-    def ref(other: Message | None) -> MessageRef | None:
-        if other is None:
-            return None
-        # An outbound message may not have its WhatsApp id yet: the worker maps our id to it once sent.
-        return {"message_id": str(other.pk), "wa_id": other.wa_id, "from_me": other.direction == Direction.OUTBOUND,
-                "sender_jid": other.sender_jid, "chat_jid": other.chat_jid}  # fmt: skip
-
-    media: MediaRef | None = None
-    if message.media_path:
-        media = {"path": message.media_path, "mime": message.media_mime, "filename": message.media_filename,
-                 "size": message.media_size, "sha256": message.media_sha256}  # fmt: skip
-    return {
-        "id": str(message.pk),
-        "type": message.type,
-        "to": message.chat_jid,
-        "to_phone": jid_phone(message.chat_jid),
-        "content": message.content,
-        "media": media,
-        "reply_to": ref(message.reply_to),
-        "target": ref(message.target),
-        "expires_at": message.expires_at.isoformat() if message.expires_at else None,
-    }

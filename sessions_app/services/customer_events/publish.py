@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from paas import sql
 from sessions_app.models import Delivery, Event, WebhookEndpoint, WhatsAppSession
-from sessions_app.services.deferred import insert
-from sessions_app.services.fanout import batch_memo, group_send
+from sessions_app.services import jobs
+from sessions_app.services.customer_events.deferred import insert
+from sessions_app.services.customer_events.fanout import batch_memo, group_send
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
     envelope = envelope_for(event_id=event_id, kind=kind, workspace_id=workspace_id, session=session, data=data,
                             created_at=now)  # fmt: skip
     event = Event(id=event_id, workspace_id=workspace_id, session=session, type=kind, envelope=envelope, created_at=now)
-    insert([event])  # now, or with the rest of an ingest batch (services/deferred.py)
+    insert([event])  # now, or with the rest of an ingest batch (customer_events/deferred.py)
     session_id = str(session.pk) if session is not None else None
     # Within an ingest batch (one transaction) the workspace's endpoints are read once, not once per event. They are
     # locked FOR KEY SHARE (the lock the deliveries' foreign keys take at commit anyway, taken before they are made):
@@ -68,12 +69,5 @@ def publish_event(*, workspace_id: Any, session: WhatsAppSession | None, kind: s
 
 
 def _after_commit(workspace_id: Any, envelope: dict[str, Any], delivery_ids: list[str]) -> None:
-    from sessions_app.tasks import deliver_webhook
-
-    for delivery_id in delivery_ids:
-        try:
-            deliver_webhook.delay(delivery_id)
-        except Exception:
-            # The broker is down: the delivery is stored and due; the periodic sweep sends it.
-            logger.warning("could not enqueue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
+    jobs.deliver_webhooks(delivery_ids)
     group_send(events_group(workspace_id), {"type": "event.new", "envelope": envelope})

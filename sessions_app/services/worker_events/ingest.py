@@ -14,13 +14,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from sessions_app.models import Desired, SessionAssignment, SessionEvent, SessionState, WhatsAppSession
-from sessions_app.services.deferred import deferred_inserts, insert
-from sessions_app.services.event_groups import MessageEventGroups
-from sessions_app.services.events import HANDLERS
-from sessions_app.services.fanout import publication_batch
-from sessions_app.services.lifecycle import delete_snapshot_after_commit
-from sessions_app.services.outbox import dispatch_after_commit
-from sessions_app.services.state import publish, set_state
+from sessions_app.services.customer_events.deferred import deferred_inserts, insert
+from sessions_app.services.customer_events.fanout import publication_batch
+from sessions_app.services.messages.outbox import dispatch_after_commit
+from sessions_app.services.sessions.lifecycle import delete_snapshot_after_commit
+from sessions_app.services.sessions.state import publish, set_state
+from sessions_app.services.worker_events.event_groups import MessageEventGroups
+from sessions_app.services.worker_events.message_events import HANDLERS
 from workers_app.models import Worker
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _ingest_batch(worker: Worker, events: list[dict[str, Any]], *, isolated: boo
     )
     # The first attempt writes its session events, events and deliveries together when the batch ends: a stored
     # event id then fails that INSERT, which ends the attempt like any other failure. It also applies the message
-    # events a kind at a time (services/event_groups.py); the careful attempt applies each on its own.
+    # events a kind at a time (event_groups.py); the careful attempt applies each on its own.
     groups = None if isolated else MessageEventGroups()
     with transaction.atomic(), nullcontext() if isolated else deferred_inserts():
         # FOR NO KEY UPDATE: new messages of these sessions (their foreign keys take KEY SHARE) are not held up.

@@ -17,7 +17,14 @@ from accounts.models import Role
 from paas.api.errors import APIError
 from paas.no_store import no_store
 from sessions_app.models import Delivery, EventType, WebhookEndpoint
-from sessions_app.services import webhooks
+from sessions_app.services.webhooks.deliveries import delivery_replay, failed_since
+from sessions_app.services.webhooks.endpoints import (
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_send_test,
+    endpoint_update,
+)
 
 
 class EndpointForm(forms.Form):
@@ -46,7 +53,7 @@ class WebhookListView(WorkspaceMemberMixin, View):
         if not form.is_valid():
             return self._render(form, status=400)
         try:
-            endpoint = webhooks.endpoint_create(workspace=self.workspace, **form.cleaned_data)
+            endpoint = endpoint_create(workspace=self.workspace, **form.cleaned_data)
         except APIError as error:
             form.add_error("url", str(error.detail))
             return self._render(form, status=400)
@@ -76,26 +83,26 @@ class WebhookDetailView(WorkspaceMemberMixin, View):
         action = request.POST.get("action")
         try:
             if action == "rotate":
-                webhooks.endpoint_rotate_secret(endpoint=endpoint)
+                endpoint_rotate_secret(endpoint=endpoint)
                 messages.success(request, "New secret issued. The old one keeps signing for 24 hours.")
             elif action == "test":
-                webhooks.endpoint_send_test(endpoint=endpoint)
+                endpoint_send_test(endpoint=endpoint)
                 messages.success(request, "Test event queued; it appears in the log below.")
             elif action in ("enable", "disable"):
-                webhooks.endpoint_update(endpoint=endpoint, enabled=action == "enable")
+                endpoint_update(endpoint=endpoint, enabled=action == "enable")
             elif action == "replay_failed":
                 since = timezone.now() - timedelta(days=1)
-                count = webhooks.replay(deliveries=webhooks.failed_since(endpoint=endpoint, since=since))
+                count = delivery_replay(deliveries=failed_since(endpoint=endpoint, since=since))
                 messages.success(request, f"Replaying {count} failed deliveries.")
             elif action == "replay":
                 # A malformed id is no delivery of this endpoint: 404, as an unknown one.
                 delivery = get_object_or_404(
                     Delivery.objects.filter(endpoint=endpoint), pk=_uuid_or_none(request.POST.get("delivery", ""))
                 )
-                webhooks.replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
+                delivery_replay(deliveries=Delivery.objects.filter(pk=delivery.pk))
                 messages.success(request, "Delivery queued again.")
             elif action == "delete":
-                webhooks.endpoint_delete(endpoint=endpoint)
+                endpoint_delete(endpoint=endpoint)
                 messages.success(request, "Endpoint deleted.")
                 return redirect("webhook_list")
             else:

@@ -12,7 +12,7 @@ from django.db import transaction
 from accounts.models import Workspace
 from paas.api.errors import APIError, Conflict
 from sessions_app.models import Desired, PairingMethod, SessionState, WhatsAppSession
-from sessions_app.services.state import ACTIVE_STATES, PAIRING_STATES, set_state
+from sessions_app.services.sessions.state import ACTIVE_STATES, PAIRING_STATES, publish, set_state
 from worker_node.contract.snapshots import snapshot_path
 from workers_app.client import WorkerClient
 from workers_app.services.placement import place
@@ -65,8 +65,6 @@ def session_update(*, session: WhatsAppSession, **changes: Any) -> WhatsAppSessi
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=list(changes))
-    from sessions_app.services.state import publish
-
     publish(session)
     return session
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sessions_app.models import WhatsAppSession
-from sessions_app.services import events
+from sessions_app.services.worker_events import message_events as events
 
 Apply = Callable[[WhatsAppSession, list[dict[str, Any]]], None]
 

@@ -11,13 +11,17 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from paas.api.errors import APIError
 from sessions_app.models import Direction, Message, MessageStatus, SessionState, WhatsAppSession
-from sessions_app.services import outbox_queries as queries
+from sessions_app.services import jobs
+from sessions_app.services.messages import outbox_queries as queries
+from sessions_app.services.messages.payloads import message_payload
+from sessions_app.services.messages.publication import message_status_changed
 from worker_node.contract.commands import Outbox
 from workers_app.client import WorkerClient
 
@@ -41,12 +45,10 @@ def _enqueue_dispatch(session_id: str, *, held: bool = False) -> None:
     """One queued or running dispatch per session at a time: a burst of sends becomes one hand-over, not one task
     per message. The task clears the mark when it finds nothing more to offer (see dispatch). ``held``: the caller
     holds the mark already (a task handing the rest on)."""
-    from sessions_app.tasks import dispatch_outbox
-
     if not held and not cache.add(_pending_key(session_id), 1, timeout=60):
         return
     try:
-        dispatch_outbox.delay(session_id)
+        jobs.dispatch_outbox(session_id)
     except Exception:
         # The broker is down: the message is stored as queued, and the periodic sweep offers it again.
         cache.delete(_pending_key(session_id))
@@ -89,7 +91,6 @@ def dispatch(session_id: str) -> int:
 
 def _offer(session: WhatsAppSession) -> tuple[int, int]:
     """One round: the number of messages offered to the session's worker and the number it took."""
-    from sessions_app.services.send import message_payload
 
     assert session.worker is not None
     # One query for the batch. The overdue among them fail here rather than travel; replies and reactions get the
@@ -117,7 +118,6 @@ def _offer(session: WhatsAppSession) -> tuple[int, int]:
 
 
 def session_rate(session: WhatsAppSession) -> int:
-    from django.conf import settings
 
     return min(session.send_rate_per_minute or settings.SEND_RATE_PER_MINUTE, settings.SEND_RATE_MAX_PER_MINUTE)
 
@@ -131,7 +131,6 @@ def expire_overdue(session: WhatsAppSession | None = None) -> int:
 
 
 def _expire(messages: list[Message]) -> int:
-    from sessions_app.services.events import message_status_changed
 
     count = 0
     for message in messages:

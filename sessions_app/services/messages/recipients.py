@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+from rest_framework import serializers
 
 from paas.api.errors import APIError
 
@@ -16,16 +17,45 @@ def invalid(message: str) -> APIError:
     return APIError("invalid_recipient", message, details={"to": [message]})
 
 
-def phone_to_digits(raw: str, *, strict: bool = True) -> str:
+class NotAPhone(ValueError):
+    def __init__(self, *, parsed: bool) -> None:
+        super().__init__("not a valid phone number for its country code" if parsed else "not a phone number")
+        self.parsed = parsed  # it reads as a number, but none of its country's
+
+
+def e164_digits(raw: str, *, strict: bool = True) -> str:
+    """E.164 digits without the plus (what WhatsApp expects). Sandbox numbers (+1 555 01xx xxxx, reserved for
+    fiction) are possible but not valid numbers: the sandbox is not ``strict``."""
     text = raw.strip()
     try:
         number = phonenumbers.parse(text if text.startswith("+") else f"+{text}", None)
     except phonenumbers.NumberParseException:
-        raise invalid(f"'{raw}' is not a phone number. Give it with its country code, e.g. +4915112345678.") from None
-    ok = phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)
-    if not ok:
-        raise invalid(f"'{raw}' is not a valid phone number for its country code.")
+        raise NotAPhone(parsed=False) from None
+    if not (phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)):
+        raise NotAPhone(parsed=True)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def phone_to_digits(raw: str, *, strict: bool = True) -> str:
+    """``e164_digits``, or the API's invalid_recipient error."""
+    try:
+        return e164_digits(raw, strict=strict)
+    except NotAPhone as refused:
+        if refused.parsed:
+            raise invalid(f"'{raw}' is not a valid phone number for its country code.") from None
+        raise invalid(f"'{raw}' is not a phone number. Give it with its country code, e.g. +4915112345678.") from None
+
+
+def normalize_phone(raw: str, *, strict: bool = True) -> str:
+    """``e164_digits``, or a validation error saying why not (for the number of a form or a request's field)."""
+    try:
+        return e164_digits(raw, strict=strict)
+    except NotAPhone as refused:
+        if refused.parsed:
+            raise serializers.ValidationError("Not a valid phone number for its country code.") from None
+        raise serializers.ValidationError(
+            "Not a phone number. Give it with its country code, e.g. +4915112345678."
+        ) from None
 
 
 def to_jid(raw: str, *, sandbox: bool = False) -> str:

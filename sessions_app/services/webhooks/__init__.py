@@ -1,0 +1,1 @@
+"""Webhooks: endpoints and their secrets, deliveries with retries, and Standard Webhooks signing."""
