@@ -10,6 +10,7 @@ import asyncio
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--skip-sandbox", action="store_true")
     parser.add_argument("--skip-neonize", action="store_true")
+    parser.add_argument("--skip-layers", action="store_true", help="leave out benchmark 3 (python -m bench.layers)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with the processes' logs")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 5000:
@@ -114,7 +116,7 @@ def main(argv: list[str]) -> int:
     failed = False
     print(f"Switchboard benchmarks, {document['date']} (logs in {tmp})", flush=True)
     if not args.skip_sandbox:
-        print(f"\n[1/2] {args.sessions} sandbox sessions on one worker …", flush=True)
+        print(f"\n[1/3] {args.sessions} sandbox sessions on one worker …", flush=True)
         try:
             document["sandbox"] = sandbox(args, tmp)
             print(sandbox_table(document["sandbox"]) + "\n" + SANDBOX_NOTES, flush=True)
@@ -128,10 +130,17 @@ def main(argv: list[str]) -> int:
             print(f"sandbox benchmark failed: {error!r}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
     if not args.skip_neonize:
         counts = ", ".join(map(str, args.neonize_counts))
-        print(f"\n[2/2] neonize sessions dialing ({counts}), {args.neonize_seconds:.0f} s each …", flush=True)
+        print(f"\n[2/3] neonize sessions dialing ({counts}), {args.neonize_seconds:.0f} s each …", flush=True)
         document["neonize"] = run_neonize(args.neonize_counts, args.neonize_seconds)
         print(neonize_table(document["neonize"]) + "\n" + NEONIZE_NOTES, flush=True)
         failed = failed or not all(run["survived"] for run in document["neonize"]["runs"])
+    if not args.skip_layers:
+        # In a process of its own: it sets up Django in-process, on a database of its own, and writes its own JSON.
+        print("\n[3/3] the performance layer, each piece beside the stock way (python -m bench.layers) …", flush=True)
+        root = Path(__file__).resolve().parents[1]
+        layers = subprocess.run([sys.executable, "-m", "bench.layers"], cwd=root, check=False, timeout=1800)
+        document["layers_exit_code"] = layers.returncode
+        failed = failed or layers.returncode != 0
     document["duration_seconds"] = round(time.monotonic() - started, 1)
     path = write_json(document, started_at)
     print(f"\ndone in {document['duration_seconds']:.0f} s; results in {path}")

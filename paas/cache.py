@@ -1,11 +1,12 @@
 """Django's Redis cache with one connection pool per process.
 
 Django keeps cache objects per async context, and under ASGI every request is a context of its own, so the stock
-backend built a new connection pool, and opened a new Redis connection, for each request (about a tenth of the
-gateway's time under load). Pools are thread-safe and redis-py resets them after a fork, so one per server and
-options is shared by every cache object of the process. So is the client over each pool: the stock backend builds
-a redis-py client for every cache call, about 0.25 ms of Python each on the bench machine (every API request makes
-one for its throttle, and a send one more for the outbox), and a client is as thread-safe as its pool.
+backend built a new connection pool, and opened a new Redis connection, for each request. Pools are thread-safe and
+redis-py resets them after a fork, so one per server and options is shared by every cache object of the process.
+So is the client over each pool: the stock backend builds a redis-py client for every cache call (every API request
+makes one for its throttle, and a send one more for the outbox), and a client is as thread-safe as its pool.
+``python -m bench.layers`` measures both against the stock backend (bench/README.md); the client internals this
+leans on are listed in paas/INTERNALS.md (2) and checked by paas/tests/test_internals.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Statements written out for the hottest paths, with the names taken from the models.
+"""Statements the ORM cannot say, and the few hot ones it says more slowly, written out with names from the models.
 
-Django builds a queryset's SQL again every time it runs, and on the machines this is measured on (bench/) that costs
-0.6-0.9 ms of Python per statement: more than the database takes to run it. The few statements every send or every
-hand-over runs are written out with these helpers instead. Only quoted names from the models' ``_meta`` and
-placeholders are formatted into the SQL; every value travels as a parameter. Rows come back through
-``Model.objects.raw``, so the values are converted as the ORM converts them.
+Each statement written out with these helpers is one that ``python -m bench.layers`` measures beside its ORM form
+(bench/README.md has the figures and the decisions); everything else uses the ORM. Only quoted names from the
+models' ``_meta`` and placeholders are formatted into the SQL; every value travels as a parameter. Rows come back
+through ``Model.objects.raw``, so the values are converted as the ORM converts them. What this leans on of Django
+beyond its public API is listed in paas/INTERNALS.md (4 and 5) and checked by paas/tests/test_internals.py.
 """
 
 from __future__ import annotations
