@@ -55,15 +55,6 @@ class World:
     raw_worker_token: str
 
 
-def _moved(new: str, old: str) -> Any:
-    """The module at ``new``, or at ``old`` before sessions_app's services moved into subpackages (in flight when
-    this was written: drop ``old`` once the move has landed)."""
-    try:
-        return importlib.import_module(new)
-    except ModuleNotFoundError:
-        return importlib.import_module(old)
-
-
 def build_world(*, history: int = 2000) -> World:
     from accounts.models import Scope, Workspace
     from accounts.services.api_keys import api_key_create
@@ -194,8 +185,7 @@ def insert_pieces(world: World, sizes: tuple[int, ...] = (4, 20, 200)) -> list[P
 
 def advance_pieces(world: World, sizes: tuple[int, ...] = (1, 20, 200)) -> list[Piece]:
     from sessions_app.models import STATUS_RANK, Direction, Message
-
-    advance = _moved("sessions_app.services.worker_events.message_events", "sessions_app.services.events").advance
+    from sessions_app.services.worker_events.message_events import advance
 
     session = world.session
     pieces = []
@@ -248,8 +238,7 @@ def outbox_pieces(world: World, queued: int = 50) -> list[Piece]:
     from django.db.models import Q
 
     from sessions_app.models import Direction, Message
-
-    outbox_queries = _moved("sessions_app.services.messages.outbox_queries", "sessions_app.services.outbox_queries")
+    from sessions_app.services.messages import outbox_queries
 
     session = world.outbox_session
     ids = [m.pk for m in Message.objects.bulk_create([_message(session) for _ in range(queued)])]
@@ -480,9 +469,7 @@ def fanout_piece(loop: _Loop, groups: int = 20) -> Piece:
     open): channels_redis's group_send for each, from the event loop, against fanout's one question to Redis."""
     from channels.layers import get_channel_layer
 
-    groups_with_members = _moved(
-        "sessions_app.services.customer_events.fanout", "sessions_app.services.fanout"
-    ).groups_with_members
+    from sessions_app.services.customer_events.fanout import groups_with_members
 
     layer = get_channel_layer()
     names = [f"bench-nobody-{n}" for n in range(groups)]

@@ -11,7 +11,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from paas.api.errors import APIError
-from paas.sql import column, first
 from worker_node.contract.tokens import ENROLLMENT_TOKEN, WORKER_TOKEN, TokenKind
 from workers_app.models import EnrollmentToken, Worker, WorkerState
 from workers_app.services.placement import release_sessions_of
@@ -51,8 +50,8 @@ def _unauthorized(code: str, message: str) -> APIError:
 def _find(kind: TokenKind, model: type[Any], raw: str, prefix_field: str, hash_field: str) -> Any:
     if not kind.is_well_formed(raw):
         return None
-    # Written out (paas.sql): every event request and heartbeat of every worker starts here.
-    row = first(model, f"{column(model, prefix_field)} = %s", [kind.public_prefix(raw)])
+    # On the ORM: one lookup per event batch or heartbeat, a small share of either (bench/README.md, benchmark 3).
+    row = model._default_manager.filter(**{prefix_field: kind.public_prefix(raw)}).first()
     if row is None or not kind.matches(raw, getattr(row, hash_field)):
         return None
     return row
