@@ -58,8 +58,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# pytest-xdist: more workers than the 2 cores, since the end-to-end tests mostly wait on their processes; worksteal
+# moves short tests to whichever worker is idle (conftest.py starts the slowest first). PYTEST_ARGS="-n 0 …" for one.
+PYTEST_WORKERS ?= 4
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The API schema as drf-spectacular builds it must be valid OpenAPI and come with no warning: each one is a field, an
 # answer or a parameter the schema does not describe (the test settings, as the schema tests use).

@@ -19,12 +19,15 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("REDIS_KEY_PREFIX", "switchboard-test")
 # Under pytest-xdist every worker is a process with a test database of its own (pytest-django adds _gw0, _gw1, …).
-# Its Redis keys (cache, channel layer, the Celery queues of end-to-end tests) and its var/ folder (the embedded
-# cache and broker when there is no Redis) are its own too. The environment carries them into child processes.
+# Its Redis keys (cache, channel layer, the Celery queues of end-to-end tests) are its own too, and so are those of
+# the child processes it starts, which the environment tells. So is its var/ folder (the embedded cache and broker
+# when there is no Redis), for these settings only: each test gives its children a folder of their own.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_VAR_DIR = os.environ.get("SWITCHBOARD_VAR_DIR")
 if _XDIST_WORKER and not os.environ["REDIS_KEY_PREFIX"].endswith(f"-{_XDIST_WORKER}"):
     os.environ["REDIS_KEY_PREFIX"] += f"-{_XDIST_WORKER}"
-    _var = os.environ.get("SWITCHBOARD_VAR_DIR") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "var")
+if _XDIST_WORKER:
+    _var = _VAR_DIR or os.path.join(os.path.dirname(os.path.dirname(__file__)), "var")
     os.environ["SWITCHBOARD_VAR_DIR"] = os.path.join(_var, f"test-{_XDIST_WORKER}")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _SERVICES = {
@@ -54,6 +57,11 @@ for _name, _default in _SERVICES.items():
         print(f"warning: {_name} {_url} is unreachable; using the embedded default", file=sys.stderr)
 
 from paas.settings import *  # noqa: E402, F403
+
+if _VAR_DIR is None:
+    os.environ.pop("SWITCHBOARD_VAR_DIR", None)
+else:
+    os.environ["SWITCHBOARD_VAR_DIR"] = _VAR_DIR
 
 # MD5 for speed; PBKDF2 too, for users that a gateway child process (production hashers) must log in.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
