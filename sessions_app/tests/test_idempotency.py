@@ -3,7 +3,6 @@ a repeat while the first is being handled is a conflict; errors are not remember
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,17 +17,6 @@ from workers_app.tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
 HELLO = {"to": PEER_PHONE, "text": "hello"}
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 def send(client: APIClient, session: WhatsAppSession, body: dict[str, Any], key: str | None = "order-42") -> Any:

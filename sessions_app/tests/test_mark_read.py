@@ -3,7 +3,6 @@ wants them, and the messages are no longer unread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
 
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.django_db
 CALL_WORKER = "workers_app.client.call_worker"
 GROUP_JID = "120363025555555555@g.us"
 ANN, BOB = "15550100003@s.whatsapp.net", "15550100004@s.whatsapp.net"
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 def mark_read(client: APIClient, session: WhatsAppSession, messages: list[Message]) -> Any:

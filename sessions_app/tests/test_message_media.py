@@ -3,7 +3,6 @@ media, and not_found for another workspace's message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,23 +10,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Workspace
+from accounts.models import Membership
 from sessions_app.models import Message, WhatsAppSession
 from sessions_app.tests.message_helpers import OGG, PEER_PHONE, PNG, b64, connected_session, inbound
 from workers_app.tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 def received_with_media(session: WhatsAppSession, data: bytes, mime: str, filename: str) -> Message:

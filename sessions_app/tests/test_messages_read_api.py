@@ -3,7 +3,6 @@ list with each chat's last message and unread count; all only within the caller'
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Workspace
+from accounts.models import Membership
 from sessions_app.models import Message, MessageStatus, WhatsAppSession
 from sessions_app.tests.message_helpers import PEER_JID, MessageFactory, connected_session, inbound
 from workers_app.tests.helpers import assert_api_error
@@ -21,17 +20,6 @@ from workers_app.tests.helpers import assert_api_error
 pytestmark = pytest.mark.django_db
 OTHER_JID = "15550100003@s.whatsapp.net"
 GROUP_JID = "120363025555555555@g.us"
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 def ago(minutes: int) -> Any:

@@ -34,12 +34,6 @@ T = TypeVar("T")
 PHONE = "+4915112345678"
 
 
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed: APIClient = api_client_for(workspace).client
-    return keyed
-
-
 def url(session: WhatsAppSession, action: str) -> str:
     return f"/api/v1/sessions/{session.pk}/{action}"
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -18,12 +16,6 @@ from workers_app.tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
 CODE = "https://wa.me/settings/linked_devices#2@c2FtcGxl,bm9pc2U=,aWRlbnRpdHk=,YWR2,1"
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed: APIClient = api_client_for(workspace).client
-    return keyed
 
 
 def scanning(workspace: Workspace, code: str = CODE) -> WhatsAppSession:

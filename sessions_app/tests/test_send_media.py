@@ -4,7 +4,7 @@ MIME type, and described in the answer."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,23 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import Workspace
 from paas.tests.local_http import LocalHTTPServer, Route
 from sessions_app.models import Message, WhatsAppSession
-from sessions_app.tests.message_helpers import PDF, PEER_PHONE, PNG, WEBP, b64, connected_session, png_of
+from sessions_app.tests.message_helpers import PDF, PEER_PHONE, PNG, WEBP, b64, png_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -13,22 +12,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from accounts.models import Workspace
 from sessions_app.models import Direction, Message, MessageStatus, WhatsAppSession
-from sessions_app.tests.message_helpers import PEER_JID, PEER_PHONE, SESSION_JID, MessageFactory, connected_session
+from sessions_app.tests.message_helpers import PEER_JID, PEER_PHONE, SESSION_JID, MessageFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def session(workspace: Workspace) -> WhatsAppSession:
-    return connected_session(workspace=workspace)
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 def send(client: APIClient, session: WhatsAppSession, body: dict[str, Any]) -> Any:

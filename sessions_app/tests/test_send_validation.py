@@ -4,7 +4,7 @@ it (no message row, no media object)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,12 +29,6 @@ LIMIT = 2048
 def session(workspace: Workspace) -> WhatsAppSession:
     session: WhatsAppSession = SessionFactory.create(workspace=workspace, state=SessionState.CONNECTED)
     return session
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed = api_client_for(workspace)
-    return keyed.client
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,12 +16,6 @@ from workers_app.tests.factories import WorkerFactory
 from workers_app.tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client(workspace: Workspace, api_client_for: Callable[..., Any]) -> APIClient:
-    keyed: APIClient = api_client_for(workspace).client
-    return keyed
 
 
 def action(client: APIClient, session: WhatsAppSession, name: str) -> Any:

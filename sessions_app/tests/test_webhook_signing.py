@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from accounts.models import Workspace
 from sessions_app.models import Event, WebhookEndpoint, WhatsAppSession
 from sessions_app.tests.factories import SessionFactory
-from sessions_app.tests.webhook_helpers import Received, Receiver, drive, endpoint_for, only_delivery, publish, receiver
+from sessions_app.tests.webhook_helpers import Received, Receiver, drive, endpoint_for, only_delivery, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,6 @@ def _local_webhooks() -> Iterator[None]:
 def session(workspace: Workspace) -> WhatsAppSession:
     session: WhatsAppSession = SessionFactory.create(workspace=workspace, name="Support", phone="+15550100009")
     return session
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def endpoint(workspace: Workspace, hook: Receiver) -> WebhookEndpoint:
-    return endpoint_for(workspace, hook.url())
 
 
 def deliver(session: WhatsAppSession, hook: Receiver, kind: str = "message.received") -> tuple[Event, Received]:
