@@ -11,7 +11,7 @@
    reports the finished response as a disconnect (uvicorn does), or CancelledError when Django cancels it. The
    exception stayed on the task, its traceback held ``handle``'s frame, and that frame held the task: the whole
    request (request, response, view, serializers, model instances) became cyclic garbage, freed only by full
-   collections of 70 to 100 ms under load that stalled every request in flight. Here the listener returns instead.
+   collections under load that stalled every request in flight. Here the listener returns instead.
    In Django 5.2 ``handle`` treats a listener that returned exactly like one that raised (it cancels the view if it
    is still running and ignores the listener's outcome).
 
@@ -19,16 +19,17 @@
    our middleware and views are all synchronous, so the request went to its thread for the middleware, back to the
    event loop for the core (``async_to_sync``), and to the thread again for the view, waiting each time for the
    event loop's turn and the GIL. Here the chain is built as under WSGI and the whole of it (middleware, view) runs
-   in one call on the request's thread: about a tenth less CPU per request, measured on ``GET /api/v1/whoami``. An
-   async view would still work (Django runs it with ``async_to_sync``); there is none.
+   in one call on the request's thread, with less CPU per request. An async view would still work (Django runs it
+   with ``async_to_sync``); there is none.
 
 4. A body sent with ``Transfer-Encoding: chunked`` under /api/ and /internal/ is refused with 411 before it is read.
    Django spools the whole body but takes its length only from Content-Length, and DRF reads no body at all without
    one, so such a body was silently empty (a create answered "name: This field is required"), and a body of any
    size was stored in a temporary file first. The worker node (aiohttp with ``json=``) sends Content-Length.
 
-Django is pinned; paas/tests/test_asgi_handler.py checks the behaviour and the absence of the cycle, so an upgrade
-that changes ``handle`` shows up there.
+``python -m bench.layers`` measures this handler beside the stock one (bench/README.md). Django is pinned; what the
+handler leans on of ``ASGIHandler`` is listed in paas/INTERNALS.md (1), paas/tests/test_internals.py fails when that
+code changes, and paas/tests/test_asgi_handler.py checks the behaviour and the absence of the cycle.
 """
 
 from __future__ import annotations
@@ -88,13 +89,14 @@ class SwitchboardASGIHandler(ASGIHandler):
 
 
 def _chunked_api_request(scope: Any) -> bool:
+    # paas.asgi imports this module before Django is set up; paas.api.errors loads DRF, which needs it set up.
     from paas.api.errors import is_api_path
 
     return is_api_path(scope["path"]) and any(name.lower() == b"transfer-encoding" for name, _ in scope["headers"])
 
 
 async def _length_required(send: Any) -> None:
-    from paas.api.errors import error_body
+    from paas.api.errors import error_body  # after set-up, as in _chunked_api_request
 
     message = "Send the request body with a Content-Length header; chunked bodies are not accepted."
     body = json.dumps(error_body("length_required", message)).encode()
