@@ -105,7 +105,8 @@ def groups_with_members(layer: Any, groups: list[str]) -> set[str] | None:
     nobody is: no portal page or event stream of that workspace is open. Asking once for the whole batch lets those
     publications be skipped. A member that joins after the question misses what was published before it joined,
     as it would have a moment earlier; the event stream replays from the stored events (Last-Event-ID). The question
-    goes through a synchronous client of the same Redis, so the calling thread need not wait for the event loop."""
+    goes through a synchronous client of the same Redis, so the calling thread need not wait for the event loop.
+    It reads channels_redis's group keys directly: paas/INTERNALS.md (3) says what to re-check on an upgrade."""
     if not isinstance(layer, RedisChannelLayer):
         return None  # the in-memory layer's group_send costs no trip
     by_connection: dict[int, list[str]] = {}

@@ -166,13 +166,12 @@ def _store_message(session: WhatsAppSession, data: dict[str, Any], *, own: bool)
     message = _message_from(session, data, own=own, target=target, reply_to=reply_to)
     # A stored message is inserted under a savepoint, so that a redelivery is told apart from a new message without
     # aborting the transaction; inside a deferred block the whole attempt is rolled back on an error instead.
-    # Written out (paas.sql): the ORM's save() spent more building the INSERT than running it.
     if deferred.active():
-        sql.insert(message)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
+        message.save(force_insert=True)  # a stored WhatsApp id fails here, and the caller's whole attempt with it
     else:
         try:
             with transaction.atomic():
-                sql.insert(message)
+                message.save(force_insert=True)
         except IntegrityError:
             return  # the same WhatsApp message again (a redelivery): stored, applied and published once
     if target is not None:
